@@ -1,0 +1,378 @@
+"""`avssl` command line: one sub-command per pipeline stage, plus tools.
+
+Convention for every stage: ``avssl <stage> --params FILE [--params OVERLAY ...] [--set section.key=value ...]``
+plus explicit ``--input``/``--output`` paths. Snakemake rules and DVC stages call exactly these commands, so
+any stage can be re-run by hand. Heavy libraries (torch, mlflow, cv2) are imported only inside the
+sub-command that needs them: ``avssl --help`` stays well under a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+PARAMS_HELP = (
+    "params file (YAML); repeat to overlay files in order (later wins). Default: params.yaml. "
+    "Unknown keys, wrong types and out-of-range values stop the stage before any work."
+)
+SET_HELP = "override one parameter, e.g. --set synth.n_speakers=4 (value parsed as YAML); repeatable"
+
+
+class CliError(Exception):
+    """A user error: printed as one clear message, exit status 2."""
+
+
+def _add_common(p: argparse.ArgumentParser, threads: bool = True, track: bool = True) -> None:
+    p.add_argument("--params", action="append", metavar="FILE", help=PARAMS_HELP)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
+    if threads:
+        p.add_argument(
+            "--threads",
+            type=int,
+            default=int(os.environ.get("AVSSL_THREADS", "0")),
+            help="worker processes / torch threads (0 = all cores; Snakemake passes its `threads`). "
+            "Results do not depend on it.",
+        )
+    if track:
+        p.add_argument("--no-track", action="store_true", help="do not log to MLflow (library/debug use)")
+
+
+def _stage_parser(sub, name: str, summary: str, body: str, params_read: str) -> argparse.ArgumentParser:
+    epilog = f"params read: {params_read}\n\nThe run is logged to MLflow (experiment avssl/<study.name>)."
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=f"{summary}\n\n{body}",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="avssl",
+        description=(
+            "Audio-visual self-supervised speech representation learning: Shukla et al. (TAC 2021) and "
+            "RAVEn (ICLR 2023) as a reproducible pipeline.\n\n"
+            "Stages (run in this order by `snakemake --cores all` or `dvc repro`):\n"
+            "  synth -> preprocess -> pretrain\n"
+            "Every stage reads params.yaml (see --params/--set) and logs one MLflow run."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+
+    p = _stage_parser(
+        sub,
+        "synth",
+        "Synthesise the embedded audio-visual speech corpus (stage `synthesize`).",
+        "Speech from eSpeak NG (loaded at run time, GPL-3) with phoneme timings; faces animated from the\n"
+        "public-domain astronaut photo by a viseme track; emotion prosody and arousal/valence traces.\n\n"
+        "output: DIR/<clip_id>.mp4 (25 fps, 224x224), DIR/<clip_id>.wav (16 kHz), DIR/<clip_id>.npz (per-frame\n"
+        "labels and ground truth), DIR/metadata.csv, DIR/speakers.csv, DIR/montage.png, DIR/README.md.\n"
+        "Same params + seed => byte-identical files; an interrupted run resumes.",
+        "study.seed, synth.*",
+    )
+    _add_common(p)
+    p.add_argument("--output", required=True, type=Path, help="corpus folder to write (e.g. data/synth)")
+    p.add_argument("--metrics", type=Path, help="also write the stage metrics to this JSON file")
+
+    p = _stage_parser(
+        sub,
+        "preprocess",
+        "Turn a folder of <id>.mp4 + <id>.wav (+ metadata.csv) into training shards (stage `preprocess`).",
+        "Face detection (Haar cascade) on key frames + tracking and smoothing, mouth localisation, 96x96\n"
+        "grayscale mouth ROIs, aligned face crops, 16 kHz audio cut to frames x 640 samples.\n\n"
+        "input: any folder of <id>.mp4 + <id>.wav pairs, optional metadata.csv (clip_id + label columns)\n"
+        "output: DIR/index.csv (one row per clip), DIR/shards/* (a few large files), DIR/rejects.csv\n"
+        "(clip_id, reason, detail). Bad clips are listed, never silently dropped; the stage fails only when\n"
+        "the reject rate exceeds preprocess.max_reject_rate. Resumable per shard.",
+        "study.seed, preprocess.*",
+    )
+    _add_common(p)
+    p.add_argument("--input", required=True, type=Path, help="folder of <id>.mp4 + <id>.wav (+ metadata.csv)")
+    p.add_argument("--output", required=True, type=Path, help="shard folder to write (e.g. data/processed)")
+    p.add_argument("--metrics", type=Path, help="also write the stage metrics to this JSON file")
+    p.add_argument(
+        "--shard-group",
+        metavar="I/N",
+        help="process only shard group I of N (cluster scale-out); run without it (or `--merge-only`) to merge",
+    )
+    p.add_argument("--merge-only", action="store_true", help="only merge per-shard index/rejects files")
+
+    p = _stage_parser(
+        sub,
+        "pretrain",
+        "Self-supervised pre-training of the encoders, one method per job (stage `pretrain`).",
+        "Methods: raven (audio+video students, EMA teachers, masked prediction), shukla_visual (talking-face\n"
+        "generation, L1 on the mouth region), shukla_audio (audio-attribute regression), shukla_multitask.\n\n"
+        "input: processed shards (avssl preprocess)\n"
+        "output: DIR/model.safetensors + DIR/config.json (load with avssl.load_encoder), DIR/metrics.json,\n"
+        "DIR/training_curve.png; DIR/checkpoints/ holds resumable training state (killed jobs resume).",
+        "study.seed, pretrain.*, train.*, raven.* (raven), shukla.* (shukla_*)",
+    )
+    _add_common(p)
+    p.add_argument(
+        "--method", required=True, choices=["raven", "shukla_visual", "shukla_audio", "shukla_multitask"]
+    )
+    p.add_argument("--input", required=True, type=Path, help="processed shard folder")
+    p.add_argument("--output", required=True, type=Path, help="output folder, e.g. results/pretrain/raven")
+
+    p = sub.add_parser(
+        "encode",
+        help="Write encoder features of a processed dataset to disk.",
+        description="Run a pre-trained encoder (ours or an official RAVEn .pth) over every clip of a processed\n"
+        "dataset and write (T, D) features per clip at 25 Hz into one safetensors file keyed by clip id.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder, model.safetensors or .pth")
+    p.add_argument("--modality", choices=["audio", "video"], help="which encoder of a multi-encoder checkpoint")
+    p.add_argument("--input", required=True, type=Path, help="processed shard folder")
+    p.add_argument("--output", required=True, type=Path, help="features file to write (.safetensors)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="cpu")
+
+    p = sub.add_parser(
+        "index",
+        help="Write the clip index of a real dataset (LRS3, LRW, VoxCeleb2, CREMA-D, RAVDESS, IEMOCAP, ...).",
+        description="Scan a dataset folder in its official layout and write one CSV row per clip (ids, split,\n"
+        "speaker, labels as names, paths). Files that cannot be indexed are listed in problems.csv next to it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--dataset", required=True, help="lrs3, lrw, voxceleb2, cremad, ravdess, iemocap, speechcommands")
+    p.add_argument("--root", required=True, type=Path, help="dataset root folder")
+    p.add_argument("--output", required=True, type=Path, help="index CSV to write")
+
+    p = sub.add_parser(
+        "params",
+        help="Validate params files and print the resolved params (YAML).",
+        description="Merge params files and --set overrides exactly as a stage would, validate them and print\n"
+        "the result as commented YAML. `avssl params --defaults --output params.yaml` regenerates params.yaml\n"
+        "(the default preset) from the pydantic model.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(p, threads=False, track=False)
+    p.add_argument("--defaults", action="store_true", help="render the default preset, commented (= params.yaml)")
+    p.add_argument("--output", type=Path, help="write here instead of stdout")
+    p = sub.add_parser(
+        "schema",
+        help="Print (or write) the JSON schema of params.yaml used by Snakemake.",
+        description="Render the JSON schema generated from the pydantic params model. The Snakefile validates\n"
+        "params.yaml against the committed copy in workflow/schemas/params.schema.json; a test fails when that\n"
+        "copy is stale (regenerate with `make schema`).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--output", type=Path, help="write here instead of stdout")
+    p = sub.add_parser(
+        "dvc-yaml",
+        help="Print (or write) dvc.yaml rendered from the stage table.",
+        description="Render dvc.yaml from the stage table in avssl.stages (the same table the Snakemake rules\n"
+        "use), so `dvc repro` and `snakemake` run the same commands. Fan-out stages become DVC `matrix:` stages\n"
+        "templated from params.yaml. Regenerate with `make dvc-yaml`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--output", type=Path, help="write here instead of stdout")
+    return parser
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _load(args) -> "object":
+    from avssl.config import ParamsError, load_params
+
+    files = args.params or ["params.yaml"]
+    try:
+        return load_params(files, args.set)
+    except ParamsError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _threads(args) -> int:
+    n = getattr(args, "threads", 0) or os.cpu_count() or 1
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, n))
+    except ImportError:
+        pass
+    return n
+
+
+def _write_metrics(path: Path | None, metrics: dict) -> None:
+    if path is not None:
+        from avssl.tracking.run import write_json
+
+        write_json(path, metrics)
+
+
+def _tracking(args, params, stage: str, **kwargs):
+    from avssl.tracking import start_stage
+
+    return start_stage(params, stage, enabled=not args.no_track, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------- stages
+
+
+def cmd_synth(args) -> None:
+    params = _load(args)
+    threads = _threads(args)
+    from avssl.data.synth import run_synth
+
+    with _tracking(args, params, "synthesize") as run:
+        metrics = run_synth(params, args.output, run=run, threads=threads)
+        run.log_metrics(metrics)
+    _write_metrics(args.metrics, metrics)
+
+
+def cmd_preprocess(args) -> None:
+    params = _load(args)
+    if not args.input.is_dir():
+        raise CliError(f"--input {args.input}: not a folder")
+    group = None
+    if args.shard_group:
+        try:
+            i, n = (int(x) for x in args.shard_group.split("/"))
+            assert 0 <= i < n
+        except (ValueError, AssertionError):
+            raise CliError(f"--shard-group {args.shard_group!r}: expected I/N with 0 <= I < N") from None
+        group = (i, n)
+    threads = _threads(args)
+    from avssl import preprocessing
+    from avssl.tracking.provenance import fingerprint_dir
+
+    if args.merge_only:
+        metrics = preprocessing.merge_shards(args.output)
+        _write_metrics(args.metrics, metrics if isinstance(metrics, dict) else {})
+        return
+    with _tracking(args, params, "preprocess", input_hash=fingerprint_dir(args.input)) as run:
+        metrics = preprocessing.run_preprocess(
+            params, args.input, args.output, run=run, threads=threads, shard_group=group
+        )
+        run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+    _write_metrics(args.metrics, metrics)
+
+
+def cmd_pretrain(args) -> None:
+    params = _load(args)
+    if not (args.input / "index.csv").is_file():
+        raise CliError(f"--input {args.input}: no index.csv (run `avssl preprocess` first)")
+    threads = _threads(args)
+    from avssl.tracking.provenance import fingerprint_dir
+    from avssl.training.pretrain import run_pretrain
+
+    tags = {"method": args.method, "paper": "raven" if args.method == "raven" else "shukla"}
+    with _tracking(args, params, "pretrain", input_hash=fingerprint_dir(args.input), tags=tags) as run:
+        run_pretrain(params, args.method, args.input, args.output, run=run, threads=threads)
+
+
+def cmd_encode(args) -> None:
+    from avssl.models.encode import encode_dataset
+
+    encode_dataset(args.checkpoint, args.input, args.output, modality=args.modality,
+                   batch_size=args.batch_size, device=args.device)
+
+
+def cmd_index(args) -> None:
+    from avssl.data.datasets import index_dataset, write_index
+
+    if not args.root.is_dir():
+        raise CliError(f"--root {args.root}: not a folder")
+    rows, problems = index_dataset(args.dataset, args.root)
+    write_index(rows, args.output, problems=problems)
+    print(f"{args.output}: {len(rows)} clips; {len(problems)} problem(s) listed next to it", file=sys.stderr)
+
+
+def cmd_params(args) -> None:
+    from avssl.config.render import render_params_yaml
+
+    if args.defaults:
+        from avssl.config import Params
+
+        _emit(render_params_yaml(Params()), args.output)
+        return
+    _emit(render_params_yaml(_load(args)), args.output)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        print(text, end="")
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+
+
+def cmd_schema(args) -> None:
+    from avssl.config.schema import render_schema
+
+    _emit(render_schema(), args.output)
+
+
+def cmd_dvc_yaml(args) -> None:
+    from avssl.workflow_files import render_dvc_yaml
+
+    _emit(render_dvc_yaml(), args.output)
+
+
+USER_ERRORS = {
+    "ParamsError",
+    "PreprocessError",
+    "SynthError",
+    "AcquireError",
+    "ChecksumError",
+    "DatasetError",
+    "DatasetMissingError",
+    "CheckpointError",
+    "FileNotFoundError",
+}
+
+COMMANDS = {
+    "synth": cmd_synth,
+    "preprocess": cmd_preprocess,
+    "pretrain": cmd_pretrain,
+    "encode": cmd_encode,
+    "index": cmd_index,
+    "params": cmd_params,
+    "schema": cmd_schema,
+    "dvc-yaml": cmd_dvc_yaml,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from avssl import __version__
+
+        print(__version__)
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 0
+    start = time.perf_counter()
+    try:
+        COMMANDS[args.command](args)
+    except CliError as exc:
+        print(f"avssl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"avssl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        # Errors about the user's data or config carry their own clear message: no traceback for those.
+        if type(exc).__name__ in USER_ERRORS:
+            print(f"avssl {args.command}: error: {exc}", file=sys.stderr)
+            return 1
+        raise
+    if args.command in ("synth", "preprocess", "pretrain"):
+        print(f"avssl {args.command}: done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

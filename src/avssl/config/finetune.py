@@ -1,0 +1,133 @@
+"""The `finetune` and `evaluate` sections: downstream tasks (owned by avssl.tasks).
+
+Defaults are the papers' values where known (RAVEn fine-tuning for ASR/VSR, raven.md; the Shukla et al.
+protocol and the project's documented choices for emotion / affect / words, shukla.md). ``TINY`` lists the
+overrides recommended for the `tiny` preset (CPU smoke runs on the synthetic corpus).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+from pydantic import Field, model_validator
+
+from avssl.config.base import Section
+
+TaskName = Literal["emotion", "affect", "words_audio", "words_video", "asr", "vsr"]
+
+
+class OptimParams(Section):
+    """Optimisation shared by every downstream task."""
+
+    optimizer: Literal["adam", "adamw"] = Field("adam", description="Optimiser (Shukla protocol: Adam).")
+    lr_head: float = Field(1e-4, gt=0, description="Learning rate of the task head (BiGRU + linear).")
+    lr_encoder: float = Field(1e-4, gt=0, description="Learning rate of the encoder when fine-tuned.")
+    weight_decay: float = Field(0.0, ge=0, description="Weight decay (decoupled for AdamW).")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas.")
+    batch_size: int = Field(32, ge=1, description="Clips per batch (Shukla protocol: 32).")
+    epochs: int = Field(50, ge=1, description="Training epochs (project choice; the paper does not state it).")
+    max_steps: Optional[int] = Field(None, ge=1, description="If set, stop after this many steps (smoke runs).")
+    warmup_epochs: float = Field(0.0, ge=0, description="Linear warm-up length in epochs (0 = constant lr).")
+    min_lr: float = Field(0.0, ge=0, description="Final lr of the cosine schedule (0 with no warm-up = constant).")
+    grad_clip: Optional[float] = Field(None, gt=0, description="Global gradient-norm clip (None = off).")
+
+
+class ClassifierTaskParams(OptimParams):
+    """Emotion / affect / word heads: encoder -> 2-layer BiGRU -> (mean pool ->) linear."""
+
+    hidden: int = Field(256, ge=1, description="BiGRU units per direction (Shukla protocol: 256).")
+    layers: int = Field(2, ge=1, description="BiGRU layers (Shukla protocol: 2).")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout between GRU layers.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing (classification).")
+
+
+class SpeechRecognitionParams(Section):
+    """Sentence ASR/VSR (RAVEn fine-tuning, 30 h Base setting)."""
+
+    lr_encoder: float = Field(1e-3, gt=0, description="Encoder peak lr (before layer-wise decay).")
+    lr_head: float = Field(5e-3, gt=0, description="Decoder + CTC head peak lr.")
+    layer_decay: float = Field(0.5, gt=0, le=1, description="Layer-wise lr decay: block i of N gets lr*decay^(N-1-i).")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay.")
+    betas: tuple[float, float] = Field((0.9, 0.98), description="AdamW betas.")
+    drop_path: float = Field(0.2, ge=0, lt=1, description="Encoder stochastic depth during fine-tuning.")
+    epochs: int = Field(50, ge=1, description="Epochs (VSR 30 h: 50; ASR 30 h: 200; VSR 433 h: 75).")
+    max_steps: Optional[int] = Field(None, ge=1, description="If set, stop after this many steps.")
+    warmup_epochs: float = Field(20.0, ge=0, description="Linear warm-up epochs, then cosine.")
+    min_lr: float = Field(1e-5, ge=0, description="Final lr of the cosine schedule.")
+    grad_clip: float = Field(5.0, gt=0, description="Global gradient-norm clip.")
+    max_frames: int = Field(2400, ge=1, description="Batch size in video frames per device.")
+    average_last: int = Field(10, ge=1, description="Average the last K epoch checkpoints.")
+    ctc_weight: float = Field(0.1, ge=0, le=1, description="Loss = w*CTC + (1-w)*attention.")
+    label_smoothing: float = Field(0.1, ge=0, lt=1, description="Attention-loss label smoothing.")
+    vocab_size: int = Field(1000, ge=8, description="SentencePiece unigram pieces (V = pieces + 2: blank, sos/eos).")
+    decoder_dim: int = Field(512, ge=8, description="Decoder width (high-resource Base 512; low-resource 256).")
+    decoder_heads: int = Field(8, ge=1, description="Decoder attention heads.")
+    decoder_units: int = Field(2048, ge=8, description="Decoder FFN units.")
+    decoder_layers: int = Field(6, ge=1, description="Decoder blocks (Large: 9).")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Decoder/CTC dropout.")
+    time_masking: bool = Field(True, description="Time masking (video < 0.4 s per s; audio < 0.6 s per 2 s).")
+
+
+def _asr_defaults() -> SpeechRecognitionParams:
+    return SpeechRecognitionParams(epochs=200)
+
+
+class NoiseAugmentParams(Section):
+    enabled: bool = Field(False, description="Add babble/white noise to training audio.")
+    probability: float = Field(0.5, ge=0, le=1, description="Per-clip probability of adding noise.")
+    snrs: list[float] = Field([20, 10, 5, 0, -5], description="SNRs (dB) drawn uniformly.")
+    noise_types: list[Literal["babble", "white"]] = Field(["babble", "white"], description="Noise kinds drawn uniformly.")
+    babble_speakers: int = Field(6, ge=1, description="Utterances summed into one babble signal.")
+
+
+class FinetuneParams(Section):
+    tasks: list[TaskName] = Field(["emotion", "affect", "words_audio", "words_video", "asr", "vsr"],
+                                  description="Downstream tasks to run (keys of avssl.tasks.TASKS).")
+    encoder_modes: list[Literal["frozen", "finetuned"]] = Field(
+        ["frozen", "finetuned"], description="Train the head on a frozen encoder and/or fine-tune it too.")
+    label_fractions: list[float] = Field([1.0], description="Fractions of labelled training clips (small-data study).")
+    seeds: list[int] = Field([0], description="Seeds per configuration (the label subset is drawn per seed).")
+    emotion: ClassifierTaskParams = Field(default_factory=ClassifierTaskParams,
+                                          description="Discrete emotion recognition (Adam 1e-4, batch 32).")
+    affect: ClassifierTaskParams = Field(default_factory=ClassifierTaskParams,
+                                         description="Continuous arousal/valence (CCC loss).")
+    words: ClassifierTaskParams = Field(default_factory=ClassifierTaskParams,
+                                        description="Isolated word recognition (audio and video).")
+    vsr: SpeechRecognitionParams = Field(default_factory=SpeechRecognitionParams, description="Sentence VSR.")
+    asr: SpeechRecognitionParams = Field(default_factory=_asr_defaults, description="Sentence ASR.")
+    noise_augmentation: NoiseAugmentParams = Field(default_factory=NoiseAugmentParams,
+                                                   description="Optional noise augmentation of training audio.")
+
+    @model_validator(mode="after")
+    def _fractions(self):
+        if any(not (0 < f <= 1) for f in self.label_fractions):
+            raise ValueError("label_fractions must lie in (0, 1]")
+        return self
+
+
+class EvaluateParams(Section):
+    snrs: list[Union[Literal["clean"], float]] = Field(["clean", 20, 10, 5, 0, -5],
+                                                      description="Test conditions: 'clean' or SNR in dB.")
+    noise_types: list[Literal["babble", "white"]] = Field(["babble", "white"], description="Noise kinds.")
+    babble_speakers: int = Field(6, ge=1, description="Utterances summed into one babble signal.")
+    noise_seed: int = Field(1234, ge=0, description="Seed of the deterministic per-clip noise.")
+    beam_size: int = Field(40, ge=1, description="Joint CTC/attention beam size (paper 40).")
+    ctc_weight: float = Field(0.1, ge=0, le=1, description="CTC weight in beam search (paper 0.1).")
+    length_bonus: float = Field(0.0, description="Score added per emitted token.")
+    lm_weight: float = Field(0.0, ge=0, description="External LM weight (paper 0.2-0.3 with its 16-layer LM; 0 = off).")
+    greedy_ctc: bool = Field(True, description="Also report greedy CTC decoding for comparison.")
+
+
+TINY: dict = {
+    "finetune": {
+        "encoder_modes": ["frozen"],
+        "emotion": {"epochs": 3, "hidden": 32, "lr_head": 1e-3, "batch_size": 8},
+        "affect": {"epochs": 3, "hidden": 32, "lr_head": 1e-3, "batch_size": 8},
+        "words": {"epochs": 3, "hidden": 32, "lr_head": 1e-3, "batch_size": 8},
+        "vsr": {"epochs": 3, "warmup_epochs": 1, "vocab_size": 64, "decoder_dim": 64, "decoder_heads": 2,
+                "decoder_units": 128, "decoder_layers": 2, "average_last": 2, "max_frames": 400},
+        "asr": {"epochs": 3, "warmup_epochs": 1, "vocab_size": 64, "decoder_dim": 64, "decoder_heads": 2,
+                "decoder_units": 128, "decoder_layers": 2, "average_last": 2, "max_frames": 400},
+    },
+    "evaluate": {"snrs": ["clean", 10, 0], "noise_types": ["babble"], "beam_size": 4},
+}

@@ -1,0 +1,9 @@
+"""One tracking module for every stage: an MLflow run per stage execution.
+
+Stages receive a :class:`StageRun` (or :class:`NullRun` in unit tests) and only call
+``log_metrics`` / ``log_artifact`` / ``log_figure`` / ``set_tags`` on it; they never import mlflow.
+"""
+
+from avssl.tracking.run import NullRun, StageRun, start_stage
+
+__all__ = ["NullRun", "StageRun", "start_stage"]

@@ -1,0 +1,156 @@
+"""MLflow run per stage execution, with the provenance a table cell needs to be re-run.
+
+Tags on every run: stage, dataset, method/task where relevant, seed, git commit and dirtiness, the hash of
+the stage's input data, torch/CUDA versions, host, and the exact command line. Params are the resolved
+params flattened to dotted keys. mlflow is imported lazily (it costs seconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from avssl.tracking.provenance import flatten, git_state, torch_versions
+from avssl.tracking.store import ensure_store, resolve_uri
+
+EXPERIMENT_PREFIX = "avssl/"
+
+
+class NullRun:
+    """Same interface as :class:`StageRun`, logs nothing. Used by unit tests and library calls."""
+
+    run_id = None
+    artifact_dir: Path | None = None
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        pass
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        pass
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        pass
+
+    def log_dict(self, data: Any, name: str) -> None:
+        pass
+
+    def log_figure(self, figure: Any, name: str) -> None:
+        pass
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        pass
+
+
+class StageRun(NullRun):
+    """A live MLflow run. Thin wrapper so stage code stays independent of the MLflow API."""
+
+    def __init__(self, mlflow_module: Any, run: Any):
+        self._mlflow = mlflow_module
+        self._run = run
+        self.run_id = run.info.run_id
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        clean = {k: float(v) for k, v in metrics.items() if v is not None}
+        if clean:
+            self._mlflow.log_metrics(clean, step=step)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        items = [(k, str(v)[:6000]) for k, v in flatten(params).items()]
+        for start in range(0, len(items), 100):
+            self._mlflow.log_params(dict(items[start : start + 100]))
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        path = Path(path)
+        if path.is_dir():
+            self._mlflow.log_artifacts(str(path), artifact_path=artifact_path)
+        elif path.exists():
+            self._mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+    def log_dict(self, data: Any, name: str) -> None:
+        self._mlflow.log_dict(data, name)
+
+    def log_figure(self, figure: Any, name: str) -> None:
+        self._mlflow.log_figure(figure, name)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self._mlflow.set_tags({k: str(v) for k, v in tags.items() if v is not None})
+
+
+def _ensure_experiment(mlflow: Any, uri: str, name: str) -> None:
+    """Create the study's experiment with its artifacts beside the sqlite store (not in each job's cwd)."""
+    if mlflow.get_experiment_by_name(name) is None:
+        location = None
+        if uri.startswith("sqlite:///"):
+            location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
+        try:
+            mlflow.create_experiment(name, artifact_location=location)
+        except Exception:  # another job created it between our check and our create
+            if mlflow.get_experiment_by_name(name) is None:
+                raise
+    mlflow.set_experiment(name)
+
+
+def experiment_name(params: Any) -> str:
+    return EXPERIMENT_PREFIX + params.study.name
+
+
+@contextlib.contextmanager
+def start_stage(
+    params: Any,
+    stage: str,
+    *,
+    input_hash: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    run_name: str | None = None,
+    enabled: bool = True,
+) -> Iterator[NullRun]:
+    """Open the MLflow run of one stage execution; marks it FAILED (and re-raises) on error.
+
+    ``enabled=False`` (or AVSSL_TRACKING=0) yields a :class:`NullRun`, for library use without a store.
+    """
+    if not enabled or os.environ.get("AVSSL_TRACKING", "1") == "0":
+        yield NullRun()
+        return
+    uri = resolve_uri(params.tracking.uri)
+    ensure_store(uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    _ensure_experiment(mlflow, uri, experiment_name(params))
+    if params.tracking.system_metrics:
+        mlflow.enable_system_metrics_logging()
+    all_tags = {
+        "stage": stage,
+        "dataset": params.study.dataset,
+        "seed": params.study.seed,
+        "input_hash": input_hash,
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "command": " ".join(shlex.quote(a) for a in sys.argv),
+        "cwd": os.getcwd(),
+        **git_state(),
+        **torch_versions(),
+        **(tags or {}),
+    }
+    name = run_name or "-".join(str(v) for v in [stage, (tags or {}).get("method"), (tags or {}).get("task")] if v)
+    with mlflow.start_run(run_name=name) as run:
+        tracked = StageRun(mlflow, run)
+        tracked.set_tags(all_tags)
+        tracked.log_params(params.model_dump(mode="json"))
+        tracked.log_dict(params.model_dump(mode="json"), "params.resolved.json")
+        yield tracked
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write JSON atomically (temp file + rename) so a killed job never leaves a half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,22 @@
+# Stage `pretrain`: one self-supervised pre-training job (and MLflow run) per method in pretrain.methods.
+
+
+rule pretrain:
+    input:
+        *stage_inputs("pretrain"),
+    output:
+        *stage_outputs("pretrain"),
+    log:
+        "logs/pretrain/{method}.log",
+    wildcard_constraints:
+        method="|".join(PARAMS.pretrain.methods),
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=720,
+    params:
+        sections=stage_params("pretrain"),
+    conda:
+        GPU_ENV
+    shell:
+        stage_command("pretrain")
