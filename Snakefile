@@ -19,6 +19,9 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/synthesize.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -10,7 +10,7 @@ import pytest
 from avssl.cli import build_parser
 from tests.conftest import env_with_venv
 
-STAGES = ["synth", "preprocess", "pretrain", "encode", "index", "params", "schema", "dvc-yaml"]
+STAGES = ["synth", "preprocess", "pretrain", "encode", "index", "acquire", "params", "schema", "dvc-yaml"]
 
 
 def run_cli(*args, cwd=None):

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+DATASETS = ["lrs3", "lrw", "voxceleb2", "crema_d", "ravdess", "iemocap", "speech_commands"]
 PARAMS_HELP = (
     "params file (YAML); repeat to overlay files in order (later wins). Default: params.yaml. "
     "Unknown keys, wrong types and out-of-range values stop the stage before any work."
@@ -51,6 +52,15 @@ def _stage_parser(sub, name: str, summary: str, body: str, params_read: str) -> 
     )
 
 
+def _add_job(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", required=True, choices=["emotion", "affect", "words_audio", "words_video", "asr", "vsr"])
+    p.add_argument("--init", required=True,
+                   choices=["scratch", "random", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"])
+    p.add_argument("--mode", default="finetuned", choices=["frozen", "finetuned"])
+    p.add_argument("--fraction", type=float, default=1.0, help="labelled fraction of the training clips (0, 1]")
+    p.add_argument("--seed", type=int, default=0, help="seed of the label subset and the run")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avssl",
@@ -58,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Audio-visual self-supervised speech representation learning: Shukla et al. (TAC 2021) and "
             "RAVEn (ICLR 2023) as a reproducible pipeline.\n\n"
             "Stages (run in this order by `snakemake --cores all` or `dvc repro`):\n"
-            "  synth -> preprocess -> pretrain\n"
+            "  synth -> preprocess -> pretrain -> finetune -> evaluate -> report\n"
             "Every stage reads params.yaml (see --params/--set) and logs one MLflow run."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -112,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "generation, L1 on the mouth region), shukla_audio (audio-attribute regression), shukla_multitask.\n\n"
         "input: processed shards (avssl preprocess)\n"
         "output: DIR/model.safetensors + DIR/config.json (load with avssl.load_encoder), DIR/metrics.json,\n"
-        "DIR/training_curve.png; DIR/checkpoints/ holds resumable training state (killed jobs resume).",
+        "DIR/training_curves.png; DIR/checkpoints/ holds resumable training state (killed jobs resume).",
         "study.seed, pretrain.*, train.*, raven.* (raven), shukla.* (shukla_*)",
     )
     _add_common(p)
@@ -121,6 +131,72 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--input", required=True, type=Path, help="processed shard folder")
     p.add_argument("--output", required=True, type=Path, help="output folder, e.g. results/pretrain/raven")
+
+    ft_help = (
+        "task: emotion, affect, words_audio, words_video, asr, vsr; init: scratch (the task's paper architecture,\n"
+        "random init), random (Shukla encoder, random, frozen) or a pre-training method (needs --pretrained);\n"
+        "mode: frozen (train the head only) or finetuned; fraction: labelled fraction of the training clips\n"
+        "(speaker-balanced); seed: the label subset and the run."
+    )
+    p = _stage_parser(
+        sub,
+        "finetune",
+        "Fine-tune one downstream task (stage `finetune`).",
+        ft_help + "\n\ninput: processed shards; --pretrained: a pre-training output folder\n"
+        "output: DIR/model.safetensors + DIR/config.json (the task model), DIR/metrics.json,\n"
+        "DIR/training_curves.png (+ DIR/tokenizer.model for asr/vsr). Killed jobs resume from DIR/checkpoints/.",
+        "study.seed, finetune.<task>, finetune.noise_augmentation, train.device, evaluate (decoding)",
+    )
+    _add_common(p)
+    _add_job(p)
+    p.add_argument("--input", required=True, type=Path, help="processed shard folder")
+    p.add_argument("--pretrained", type=Path, help="pre-training output folder (pre-trained inits)")
+    p.add_argument("--output", required=True, type=Path, help="output folder")
+
+    p = _stage_parser(
+        sub,
+        "evaluate",
+        "Evaluate a fine-tuned model, clean and in noise (stage `evaluate`).",
+        "Test split; conditions: clean + every evaluate.snrs x evaluate.noise_types (babble from other test\n"
+        "speakers, white noise), deterministic given evaluate.noise_seed. ASR/VSR: joint CTC/attention beam search\n"
+        "(+ greedy CTC for comparison).\n\n"
+        "output: DIR/metrics.json (per condition), DIR/predictions.csv (clip_id, condition, decoder, reference,\n"
+        "prediction), DIR/snr_curve.png, DIR/confusion_matrix.png (classification).",
+        "study.seed, evaluate.*",
+    )
+    _add_common(p)
+    _add_job(p)
+    p.add_argument("--input", required=True, type=Path, help="processed shard folder")
+    p.add_argument("--finetuned", required=True, type=Path, help="fine-tuning output folder")
+    p.add_argument("--output", required=True, type=Path, help="output folder")
+
+    p = _stage_parser(
+        sub,
+        "report",
+        "Build the papers' tables and figures from the study's MLflow runs (stage `report`).",
+        "Reads every evaluate/pretrain run of the experiment avssl/<study.name> (the MLflow UI shows the same\n"
+        "runs), averages seeds (mean +- std) and writes Shukla-style tables (emotion, affect, words, noise,\n"
+        "small data), the RAVEn WER table (with the published LRS3 numbers when dataset=lrs3) and the cross-paper\n"
+        "grid. Every cell carries its MLflow run ids.\n\n"
+        "output: DIR/tables/*.md|.tex|.csv, DIR/figures/*.png|.csv, DIR/summary.json",
+        "study.name, report.*",
+    )
+    _add_common(p)
+    p.add_argument("--output", required=True, type=Path, help="results folder (tables/ and figures/ go inside)")
+
+    p = sub.add_parser(
+        "reproduce",
+        help="Re-run the stage of an MLflow run exactly and compare its metrics with the recorded ones.",
+        description="Reads the run's recorded command, params, code version (git commit) and input-data hash;\n"
+        "refuses with a clear message when the checked-out code or the input data differ; otherwise re-executes\n"
+        "the stage into a scratch folder with the recorded params, logs the new run tagged\n"
+        "`reproduces=<RUN_ID>`, and prints the recorded and new metrics side by side (identical on CPU).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run_id", help="MLflow run id (see the MLflow UI or the run ids in results/tables/*.csv)")
+    p.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI or sqlite:///mlflow.db")
+    p.add_argument("--output", type=Path, help="where the re-run writes (default: results/reproduce/<RUN_ID>)")
+    p.add_argument("--allow-dirty", action="store_true", help="run even if the code differs from the recorded commit")
 
     p = sub.add_parser(
         "encode",
@@ -143,9 +219,24 @@ def build_parser() -> argparse.ArgumentParser:
         "speaker, labels as names, paths). Files that cannot be indexed are listed in problems.csv next to it.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--dataset", required=True, help="lrs3, lrw, voxceleb2, cremad, ravdess, iemocap, speechcommands")
-    p.add_argument("--root", required=True, type=Path, help="dataset root folder")
-    p.add_argument("--output", required=True, type=Path, help="index CSV to write")
+    _add_common(p, threads=False, track=False)
+    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--root", type=Path, help="dataset root folder (default: datasets.<name>_root from params)")
+    p.add_argument("--output", required=True, type=Path, help="index CSV to write (problems.csv goes next to it)")
+
+    p = _stage_parser(
+        sub,
+        "acquire",
+        "Download a public dataset or verify a licensed one (stage `acquire`).",
+        "Public (crema_d, ravdess, speech_commands): resumable HTTP downloads with a progress bar, checksums\n"
+        "recorded and verified, atomic placement, extraction with path-traversal protection.\n"
+        "Licensed (lrs3, lrw, voxceleb2, iemocap): checks the folders and file counts under the root and, if\n"
+        "anything is missing, explains how to obtain the data and where to put it.",
+        "datasets.*",
+    )
+    _add_common(p, threads=False)
+    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--root", type=Path, help="dataset root folder (default: datasets.<name>_root from params)")
 
     p = sub.add_parser(
         "params",
@@ -210,6 +301,16 @@ def _write_metrics(path: Path | None, metrics: dict) -> None:
         write_json(path, metrics)
 
 
+def _record_run_id(config_json: Path, run_id: str | None) -> None:
+    """Write the MLflow run id into a stage's config.json, so later stages can link their runs to it."""
+    import json
+
+    from avssl.tracking.run import write_json
+
+    if run_id and config_json.is_file():
+        write_json(config_json, {**json.loads(config_json.read_text()), "mlflow_run_id": run_id})
+
+
 def _tracking(args, params, stage: str, **kwargs):
     from avssl.tracking import start_stage
 
@@ -264,11 +365,83 @@ def cmd_pretrain(args) -> None:
         raise CliError(f"--input {args.input}: no index.csv (run `avssl preprocess` first)")
     threads = _threads(args)
     from avssl.tracking.provenance import fingerprint_dir
+    from avssl.training.loop import Preempted
     from avssl.training.pretrain import run_pretrain
 
     tags = {"method": args.method, "paper": "raven" if args.method == "raven" else "shukla"}
-    with _tracking(args, params, "pretrain", input_hash=fingerprint_dir(args.input), tags=tags) as run:
-        run_pretrain(params, args.method, args.input, args.output, run=run, threads=threads)
+    try:
+        with _tracking(args, params, "pretrain", input_hash=fingerprint_dir(args.input), tags=tags) as run:
+            run_pretrain(params, args.method, args.input, args.output, run=run, threads=threads)
+            _record_run_id(args.output / "config.json", run.run_id)
+    except Preempted as exc:
+        # SLURM preemption / SIGTERM: the checkpoint is written; the re-run resumes from it.
+        print(f"avssl pretrain: preempted at step {exc.step}; checkpoint saved, re-run to resume", file=sys.stderr)
+        raise SystemExit(143) from None
+
+
+def _job_tags(args) -> dict:
+    from avssl.tasks import TASKS
+
+    return {"task": args.task, "init": args.init, "method": args.init, "mode": args.mode,
+            "fraction": f"{args.fraction:g}", "seed": args.seed,
+            "paper": "raven" if args.task in ("asr", "vsr") else "shukla", "modality": TASKS[args.task].modality}
+
+
+def _check_fraction(args) -> None:
+    if not 0 < args.fraction <= 1:
+        raise CliError(f"--fraction {args.fraction}: must lie in (0, 1]")
+
+
+def cmd_finetune(args) -> None:
+    params = _load(args)
+    _check_fraction(args)
+    if args.init not in ("scratch", "random") and args.pretrained is None:
+        raise CliError(f"--init {args.init} needs --pretrained (e.g. results/pretrain/{args.init})")
+    if not (args.input / "index.csv").is_file():
+        raise CliError(f"--input {args.input}: no index.csv (run `avssl preprocess` first)")
+    threads = _threads(args)
+    from avssl.tasks.finetune import run_finetune
+    from avssl.tracking.provenance import fingerprint_dir
+    from avssl.training.loop import Preempted
+
+    try:
+        with _tracking(args, params, "finetune", input_hash=fingerprint_dir(args.input), tags=_job_tags(args)) as run:
+            metrics = run_finetune(params, args.task, args.init, args.mode, args.fraction, args.seed, args.input,
+                                   args.output, pretrained=args.pretrained, run=run, threads=threads)
+            run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+    except Preempted as exc:
+        print(f"avssl finetune: preempted at step {exc.step}; checkpoint saved, re-run to resume", file=sys.stderr)
+        raise SystemExit(143) from None
+
+
+def cmd_evaluate(args) -> None:
+    params = _load(args)
+    _check_fraction(args)
+    if not (args.finetuned / "config.json").is_file():
+        raise CliError(f"--finetuned {args.finetuned}: no config.json (run `avssl finetune` first)")
+    threads = _threads(args)
+    from avssl.tasks.evaluate import run_evaluate
+    from avssl.tracking.provenance import fingerprint_dir
+
+    with _tracking(args, params, "evaluate", input_hash=fingerprint_dir(args.input), tags=_job_tags(args)) as run:
+        run_evaluate(params, args.finetuned, args.input, args.output, run=run, threads=threads)
+
+
+def cmd_report(args) -> None:
+    params = _load(args)
+    from avssl.report import run_report
+
+    with _tracking(args, params, "report") as run:
+        summary = run_report(params, args.output, run=run)
+    print(f"avssl report: {summary}", file=sys.stderr)
+
+
+def cmd_reproduce(args) -> None:
+    from avssl.tracking.reproduce import reproduce
+
+    result = reproduce(args.run_id, tracking_uri=args.tracking_uri, output=args.output, allow_dirty=args.allow_dirty)
+    if not result["identical"]:
+        raise SystemExit(1)
 
 
 def cmd_encode(args) -> None:
@@ -278,14 +451,29 @@ def cmd_encode(args) -> None:
                    batch_size=args.batch_size, device=args.device)
 
 
-def cmd_index(args) -> None:
-    from avssl.data.datasets import index_dataset, write_index
+def _dataset_root(args, params) -> Path:
+    root = args.root or Path(params.datasets.root(args.dataset))
+    if not root.is_dir():
+        raise CliError(f"{args.dataset} root {root}: not a folder (set --root or datasets.{args.dataset}_root)")
+    return root
 
-    if not args.root.is_dir():
-        raise CliError(f"--root {args.root}: not a folder")
-    rows, problems = index_dataset(args.dataset, args.root)
-    write_index(rows, args.output, problems=problems)
-    print(f"{args.output}: {len(rows)} clips; {len(problems)} problem(s) listed next to it", file=sys.stderr)
+
+def cmd_index(args) -> None:
+    from avssl.data.datasets import index_to_files, problems_path
+
+    params = _load(args)
+    summary = index_to_files(args.dataset, _dataset_root(args, params), args.output, params.datasets)
+    print(f"{args.output}: {summary}; problems listed in {problems_path(args.output)}", file=sys.stderr)
+
+
+def cmd_acquire(args) -> None:
+    from avssl.data.acquire import run_acquire
+
+    params = _load(args)
+    root = args.root or Path(params.datasets.root(args.dataset))
+    with _tracking(args, params, "acquire", tags={"dataset": args.dataset}) as run:
+        metrics = run_acquire(params, args.dataset, root, run=run)
+    print(f"avssl acquire {args.dataset}: {metrics}", file=sys.stderr)
 
 
 def cmd_params(args) -> None:
@@ -328,6 +516,7 @@ USER_ERRORS = {
     "DatasetError",
     "DatasetMissingError",
     "CheckpointError",
+    "ReproduceError",
     "FileNotFoundError",
 }
 
@@ -335,8 +524,13 @@ COMMANDS = {
     "synth": cmd_synth,
     "preprocess": cmd_preprocess,
     "pretrain": cmd_pretrain,
+    "finetune": cmd_finetune,
+    "evaluate": cmd_evaluate,
+    "report": cmd_report,
+    "reproduce": cmd_reproduce,
     "encode": cmd_encode,
     "index": cmd_index,
+    "acquire": cmd_acquire,
     "params": cmd_params,
     "schema": cmd_schema,
     "dvc-yaml": cmd_dvc_yaml,
@@ -369,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"avssl {args.command}: error: {exc}", file=sys.stderr)
             return 1
         raise
-    if args.command in ("synth", "preprocess", "pretrain"):
+    if args.command in ("synth", "preprocess", "pretrain", "finetune", "evaluate", "report"):
         print(f"avssl {args.command}: done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
 

@@ -12,10 +12,60 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 PYTHON = "python -m avssl"
+
+
+VIDEO_TASKS = ("words_video", "vsr")
+PRETRAINED_INITS = ("raven", "shukla_visual", "shukla_audio", "shukla_multitask")
+TASK_PARAMS = {"emotion": "emotion", "affect": "affect", "words_audio": "words", "words_video": "words",
+               "asr": "asr", "vsr": "vsr"}  # fmt: skip
+
+
+def pretrain_jobs(params: dict) -> list[dict]:
+    return [{"method": m} for m in params["pretrain"]["methods"]]
+
+
+def finetune_jobs(params: dict) -> list[dict]:
+    """Every fine-tuning job: the explicit `finetune.jobs` list, or the grid tasks x inits x modes x fractions x seeds.
+
+    Video tasks only use `scratch` and `raven`; `scratch` is always fine-tuned and `random` always frozen;
+    pre-trained inits must be pre-trained (in pretrain.methods).
+    """
+    ft = params["finetune"]
+    if ft["jobs"]:
+        jobs = [dict(j) for j in ft["jobs"]]
+    else:
+        jobs = []
+        for task in ft["tasks"]:
+            for init in ft["inits"]:
+                if task in VIDEO_TASKS and init not in ("scratch", "raven"):
+                    continue
+                modes = ["finetuned"] if init == "scratch" else ["frozen"] if init == "random" else ft["encoder_modes"]
+                for mode in modes:
+                    for fraction in ft["label_fractions"]:
+                        for seed in ft["seeds"]:
+                            jobs.append({"task": task, "init": init, "mode": mode, "fraction": fraction, "seed": seed})
+    methods = set(params["pretrain"]["methods"])
+    out = []
+    for job in jobs:
+        if job["init"] in PRETRAINED_INITS and job["init"] not in methods:
+            continue
+        job = {**job, "fraction": format(float(job["fraction"]), "g"), "seed": str(job["seed"])}
+        job["field"] = TASK_PARAMS[job["task"]]
+        out.append(job)
+    return out
+
+
+def _pretrained(jobs: list[dict]) -> list[dict]:
+    return [j for j in jobs if j["init"] in PRETRAINED_INITS]
+
+
+def _from_scratch(jobs: list[dict]) -> list[dict]:
+    return [j for j in jobs if j["init"] not in PRETRAINED_INITS]
 
 
 @dataclass(frozen=True)
@@ -27,17 +77,16 @@ class Stage:
     outs: tuple[str, ...] = ()  # a trailing "/" marks a directory output
     metrics: tuple[str, ...] = ()  # JSON metrics files (also outputs; not cached by DVC)
     plots: tuple[str, ...] = ()  # PNG/CSV plots (also outputs; not cached by DVC)
-    params: tuple[str, ...] = ()  # params.yaml sections the stage reads
-    matrix: dict[str, str] = field(default_factory=dict)  # wildcard -> params key listing its values
+    params: tuple[str, ...] = ()  # params.yaml sections (dotted keys, may hold {item fields}) the stage reads
+    grid: Callable[[dict], list[dict]] | None = None  # fan-out: one job per returned dict of wildcard values
+    wildcards: tuple[str, ...] = ()  # the grid fields that appear in paths (Snakemake wildcards)
+    deps_from: Callable[[dict], list[str]] | None = None  # deps computed from the whole params (e.g. report)
     threads: str = "1"  # "all" = every core given to the workflow
     gpu: bool = False
     description: str = ""
 
-    def wildcards(self) -> list[str]:
-        return list(self.matrix)
-
     def cli(self, params_files: tuple[str, ...] = ("params.yaml",)) -> str:
-        """The command line with {wildcard} placeholders (no thread count: that is scheduler business)."""
+        """The command line with {field} placeholders (no thread count: that is scheduler business)."""
         parts = [PYTHON, self.command]
         for f in params_files:
             parts += ["--params", f]
@@ -48,9 +97,41 @@ class Stage:
     def all_outputs(self) -> tuple[str, ...]:
         return self.outs + self.metrics + self.plots
 
+    def jobs(self, params: dict) -> list[dict]:
+        return self.grid(params) if self.grid else [{}]
 
-def _pretrain_dir(method: str = "{method}") -> str:
-    return f"results/pretrain/{method}"
+
+PRETRAIN_DIR = "results/pretrain/{method}"
+FT_DIR = "results/finetune/{task}/{init}-{mode}/f{fraction}-s{seed}"
+EVAL_DIR = "results/evaluate/{task}/{init}-{mode}/f{fraction}-s{seed}"
+FT_WILDCARDS = ("task", "init", "mode", "fraction", "seed")
+FT_ARGS = (("--task", "{task}"), ("--init", "{init}"), ("--mode", "{mode}"), ("--fraction", "{fraction}"),
+           ("--seed", "{seed}"))  # fmt: skip
+
+
+def _report_deps(params: dict) -> list[str]:
+    return [f"{EVAL_DIR}/metrics.json".format(**job) for job in finetune_jobs(params)]
+
+
+def _finetune(name: str, grid: Callable[[dict], list[dict]], pretrained: bool) -> Stage:
+    return Stage(
+        name=name,
+        command="finetune",
+        args=(*FT_ARGS, ("--input", "data/processed"),
+              *((("--pretrained", "results/pretrain/{init}"),) if pretrained else ()),
+              ("--output", FT_DIR)),  # fmt: skip
+        deps=("data/processed/", *(("results/pretrain/{init}/model.safetensors",) if pretrained else ())),
+        outs=(f"{FT_DIR}/model.safetensors", f"{FT_DIR}/config.json"),
+        metrics=(f"{FT_DIR}/metrics.json",),
+        plots=(f"{FT_DIR}/training_curves.png",),
+        params=("study", "train.device", "finetune.{field}", "finetune.noise_augmentation"),
+        grid=grid,
+        wildcards=FT_WILDCARDS,
+        threads="1",
+        gpu=True,
+        description="Fine-tune one (task, init, mode, label fraction, seed)"
+        + (" from a pre-trained encoder." if pretrained else " from a random encoder."),
+    )
 
 
 STAGES: tuple[Stage, ...] = (
@@ -82,24 +163,49 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         name="pretrain",
         command="pretrain",
-        args=(("--method", "{method}"), ("--input", "data/processed"), ("--output", _pretrain_dir())),
+        args=(("--method", "{method}"), ("--input", "data/processed"), ("--output", PRETRAIN_DIR)),
         deps=("data/processed/",),
-        outs=(f"{_pretrain_dir()}/model.safetensors", f"{_pretrain_dir()}/config.json"),
-        metrics=(f"{_pretrain_dir()}/metrics.json",),
-        plots=(f"{_pretrain_dir()}/training_curve.png",),
+        outs=(f"{PRETRAIN_DIR}/model.safetensors", f"{PRETRAIN_DIR}/config.json"),
+        metrics=(f"{PRETRAIN_DIR}/metrics.json",),
+        plots=(f"{PRETRAIN_DIR}/training_curves.png",),
         params=("study", "pretrain", "train", "raven", "shukla"),
-        matrix={"method": "pretrain.methods"},
+        grid=pretrain_jobs,
+        wildcards=("method",),
         threads="2",
         gpu=True,
         description="Self-supervised pre-training, one job per method.",
     ),
+    _finetune("finetune", lambda p: _pretrained(finetune_jobs(p)), pretrained=True),
+    _finetune("finetune_scratch", lambda p: _from_scratch(finetune_jobs(p)), pretrained=False),
+    Stage(
+        name="evaluate",
+        command="evaluate",
+        args=(*FT_ARGS, ("--input", "data/processed"), ("--finetuned", FT_DIR), ("--output", EVAL_DIR)),
+        deps=("data/processed/", f"{FT_DIR}/model.safetensors", f"{FT_DIR}/config.json"),
+        outs=(f"{EVAL_DIR}/predictions.csv",),
+        metrics=(f"{EVAL_DIR}/metrics.json",),
+        plots=(f"{EVAL_DIR}/snr_curve.png",),
+        params=("study", "evaluate"),
+        grid=finetune_jobs,
+        wildcards=FT_WILDCARDS,
+        threads="1",
+        description="Evaluate one fine-tuned model, clean and at every SNR / noise type.",
+    ),
+    Stage(
+        name="report",
+        command="report",
+        args=(("--output", "results"),),
+        deps_from=_report_deps,
+        outs=("results/tables/",),
+        metrics=("results/summary.json",),
+        plots=("results/figures/",),
+        params=("study", "report"),
+        threads="1",
+        description="Paper tables and figures from the study's MLflow runs.",
+    ),
 )
 
 BY_NAME = {s.name: s for s in STAGES}
-
-
-def metrics_path(stage: Stage, **wildcards: str) -> str:
-    return stage.metrics[0].format(**wildcards)
 
 
 def params_value(params: dict, dotted: str):
@@ -109,40 +215,49 @@ def params_value(params: dict, dotted: str):
     return node
 
 
-def expand(stage: Stage, params: dict) -> list[dict[str, str]]:
-    """Every wildcard assignment of a fan-out stage (one empty dict for a plain stage)."""
-    combos: list[dict[str, str]] = [{}]
-    for wildcard, key in stage.matrix.items():
-        values = params_value(params, key)
-        combos = [{**c, wildcard: str(v)} for c in combos for v in values]
-    return combos
-
-
 def strip_dir(path: str) -> str:
     return path[:-1] if path.endswith("/") else path
 
 
+def job_deps(stage: Stage, params: dict, job: dict) -> list[str]:
+    deps = [strip_dir(d).format(**job) for d in stage.deps]
+    if stage.deps_from is not None:
+        deps += stage.deps_from(params)
+    return deps
+
+
+def job_params(stage: Stage, job: dict) -> list[str]:
+    return [p.format(**job) for p in stage.params]
+
+
 def to_dvc(params: dict) -> dict:
-    """Render dvc.yaml (as a dict). Fan-out stages become `matrix:` stages templated from params.yaml."""
+    """Render dvc.yaml (as a dict). Fan-out stages become `foreach:` stages over the jobs of params.yaml."""
     stages = {}
     for stage in STAGES:
         def templ(text: str) -> str:
             return re.sub(r"\{(\w+)\}", r"${item.\1}", text)
 
-        entry: dict = {}
-        if stage.matrix:
-            entry["matrix"] = {w: "${" + key + "}" for w, key in stage.matrix.items()}
-        entry["cmd"] = templ(stage.cli())
-        if stage.deps:
-            entry["deps"] = [templ(strip_dir(d)) for d in stage.deps]
-        entry["params"] = list(stage.params)
+        body: dict = {"cmd": templ(stage.cli())}
+        deps = [templ(strip_dir(d)) for d in stage.deps]
+        if stage.deps_from is not None:
+            deps += stage.deps_from(params)
+        if deps:
+            body["deps"] = deps
+        body["params"] = [templ(p) for p in stage.params]
         if stage.outs:
-            entry["outs"] = [templ(strip_dir(o)) for o in stage.outs]
+            body["outs"] = [templ(strip_dir(o)) for o in stage.outs]
         if stage.metrics:
-            entry["metrics"] = [{templ(m): {"cache": False}} for m in stage.metrics]
+            body["metrics"] = [{templ(m): {"cache": False}} for m in stage.metrics]
         if stage.plots:
-            entry["plots"] = [{templ(p): {"cache": False}} for p in stage.plots]
-        stages[stage.name] = entry
+            body["plots"] = [{templ(strip_dir(p)): {"cache": False}} for p in stage.plots]
+        if stage.grid is None:
+            stages[stage.name] = body
+            continue
+        jobs = stage.jobs(params)
+        if not jobs:
+            continue
+        items = {"-".join(str(j[w]) for w in stage.wildcards): j for j in jobs}
+        stages[stage.name] = {"foreach": items, "do": body}
     return {"stages": stages}
 
 

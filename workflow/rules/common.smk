@@ -36,6 +36,9 @@ except ParamsError as exc:
 validate(config, "../schemas/params.schema.json")
 
 
+RESOLVED = PARAMS.model_dump(mode="json")
+
+
 def stage(name):
     return stage_table.BY_NAME[name]
 
@@ -43,7 +46,7 @@ def stage(name):
 def stage_command(name):
     """The stage's avssl command line; Snakemake adds only the thread count and the log redirection."""
     cli = stage(name).cli(tuple(PARAMS_FILES))
-    for wildcard in stage(name).wildcards():
+    for wildcard in stage(name).wildcards:
         cli = cli.replace(f"{{{wildcard}}}", f"{{wildcards.{wildcard}}}")
     return f"{cli} --threads {{threads}} > {{log}} 2>&1"
 
@@ -53,21 +56,44 @@ def stage_outputs(name):
 
 
 def stage_inputs(name):
-    return [stage_table.strip_dir(d) for d in stage(name).deps]
+    st = stage(name)
+    static = [stage_table.strip_dir(d) for d in st.deps]
+    return static + (st.deps_from(RESOLVED) if st.deps_from else [])
+
+
+def job_of(name, wildcards):
+    """The grid entry of a fan-out stage that these wildcards select."""
+    st = stage(name)
+    for job in st.jobs(RESOLVED):
+        if all(str(job[w]) == str(wildcards[w]) for w in st.wildcards):
+            return job
+    raise WorkflowError(f"{name}: no job in params for wildcards {dict(wildcards)}")
+
+
+def stage_params(name):
+    """The resolved params a job reads: Snakemake's params trigger re-runs exactly the jobs whose params change."""
+    import json
+
+    st = stage(name)
+
+    def values(wildcards):
+        keys = stage_table.job_params(st, job_of(name, wildcards) if st.grid else {})
+        return json.dumps({k: stage_table.params_value(RESOLVED, k) for k in keys}, sort_keys=True)
+
+    return values
+
+
+def choices(name, field):
+    """Regex matching the values a wildcard takes in a stage's jobs (keeps the two finetune rules apart)."""
+    import re
+
+    values = sorted({str(job[field]) for job in stage(name).jobs(RESOLVED)}) or ["__none__"]
+    return "|".join(re.escape(v) for v in values)
 
 
 def all_targets():
     out = []
-    resolved = PARAMS.model_dump(mode="json")
     for st in stage_table.STAGES:
-        for combo in stage_table.expand(st, resolved):
-            out += [stage_table.strip_dir(o).format(**combo) for o in st.all_outputs()]
+        for job in st.jobs(RESOLVED):
+            out += [stage_table.strip_dir(o).format(**job) for o in st.all_outputs()]
     return out
-
-
-def stage_params(name):
-    """The resolved params sections a stage reads: Snakemake's params trigger re-runs it when they change."""
-    import json
-
-    dumped = PARAMS.model_dump(mode="json")
-    return json.dumps({s: dumped[s] for s in stage(name).params if s in dumped}, sort_keys=True)

@@ -9,11 +9,12 @@ rule pretrain:
     log:
         "logs/pretrain/{method}.log",
     wildcard_constraints:
-        method="|".join(PARAMS.pretrain.methods),
+        method=choices("pretrain", "method"),
     threads: 2
     resources:
         mem_mb=8000,
         runtime=720,
+        gpu=1,
     params:
         sections=stage_params("pretrain"),
     conda:

@@ -75,12 +75,36 @@ def _asr_defaults() -> SpeechRecognitionParams:
 class NoiseAugmentParams(Section):
     enabled: bool = Field(False, description="Add babble/white noise to training audio.")
     probability: float = Field(0.5, ge=0, le=1, description="Per-clip probability of adding noise.")
-    snrs: list[float] = Field([20, 10, 5, 0, -5], description="SNRs (dB) drawn uniformly.")
-    noise_types: list[Literal["babble", "white"]] = Field(["babble", "white"], description="Noise kinds drawn uniformly.")
+    snrs: list[float] = Field([20.0, 10.0, 5.0, 0.0, -5.0], description="SNRs (dB) drawn uniformly.")
+    noise_types: list[Literal["babble", "white"]] = Field(["babble", "white"],
+                                                          description="Noise kinds drawn uniformly.")
     babble_speakers: int = Field(6, ge=1, description="Utterances summed into one babble signal.")
 
 
+Init = Literal["scratch", "random", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"]
+
+
+class FinetuneJob(Section):
+    """One explicit fine-tuning job (used instead of the full grid when `finetune.jobs` is non-empty)."""
+
+    task: TaskName
+    init: Init
+    mode: Literal["frozen", "finetuned"] = "finetuned"
+    fraction: float = Field(1.0, gt=0, le=1)
+    seed: int = Field(0, ge=0)
+
+
 class FinetuneParams(Section):
+    inits: list[Init] = Field(
+        ["scratch", "random", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"],
+        description="Encoder initialisations: scratch (task's paper architecture, random init, fine-tuned), random "
+        "(Shukla encoder, random init, frozen), or a pre-training method (must be in pretrain.methods). Video "
+        "tasks use scratch and raven only.",
+    )
+    jobs: list[FinetuneJob] = Field(
+        [], description="Explicit job list; when non-empty it replaces the grid tasks x inits x modes x fractions x seeds "
+        "(the tiny preset covers every method and task with a few jobs this way).",
+    )
     tasks: list[TaskName] = Field(["emotion", "affect", "words_audio", "words_video", "asr", "vsr"],
                                   description="Downstream tasks to run (keys of avssl.tasks.TASKS).")
     encoder_modes: list[Literal["frozen", "finetuned"]] = Field(
@@ -106,7 +130,7 @@ class FinetuneParams(Section):
 
 
 class EvaluateParams(Section):
-    snrs: list[Union[Literal["clean"], float]] = Field(["clean", 20, 10, 5, 0, -5],
+    snrs: list[Union[Literal["clean"], float]] = Field(["clean", 20.0, 10.0, 5.0, 0.0, -5.0],
                                                       description="Test conditions: 'clean' or SNR in dB.")
     noise_types: list[Literal["babble", "white"]] = Field(["babble", "white"], description="Noise kinds.")
     babble_speakers: int = Field(6, ge=1, description="Utterances summed into one babble signal.")

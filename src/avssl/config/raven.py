@@ -82,6 +82,8 @@ class RavenParams(Section):
             raise ValueError(f"raven.heads ({heads}) must divide adim ({adim})")
         if self.predictor_width % self.predictor_heads:
             raise ValueError("raven.predictor_heads must divide predictor_width")
+        if not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError("raven.betas must lie in [0, 1)")
         if self.momentum_end < self.momentum_start:
             raise ValueError("raven.momentum_end must be >= momentum_start")
         return self

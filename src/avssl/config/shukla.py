@@ -29,23 +29,33 @@ class ShuklaParams(Section):
         "utterance edges (the lab's talking-face generator uses 0.2 s). Must be a multiple of 1 ms.",
     )
     cnn_channels: int = Field(
-        16, ge=1, le=256, description="Width of the first window-CNN conv; doubles per layer (16 -> 256 in the paper's CNN)."
+        16,
+        ge=1,
+        le=256,
+        description="Width of the first window-CNN conv; doubles per layer (16 -> 256 in the lab's CNN).",
     )
     code_dim: int = Field(512, ge=1, le=4096, description="Choice: per-window CNN code size (tanh output).")
-    gru_hidden: int = Field(256, ge=1, le=4096, description="Choice: GRU width = dimension D of the exported 25 Hz features.")
-    gru_layers: int = Field(2, ge=1, le=8, description="GRU layers over the per-frame codes (2 in the lab's generator).")
+    gru_hidden: int = Field(
+        256, ge=1, le=4096, description="Choice: GRU width = dimension D of the exported 25 Hz features."
+    )
+    gru_layers: int = Field(2, ge=1, le=8, description="GRU layers over the per-frame codes (2 in the lab's GRU).")
 
     # --- visual self-supervision ------------------------------------------------------------------
     face_size: int | None = Field(
         None,
         ge=8,
         le=512,
-        description="Side of the square face crops in batch['face']; null = follow preprocess.face_size (64 by default).",
+        description="Side of the square face crops in batch['face']; null = follow preprocess.face_size "
+        "(64 by default).",
     )
     face_channels: Literal[1, 3] | None = Field(
-        None, description="Face crop channels (1 grayscale, 3 colour); null = follow preprocess.face_color (grayscale by default)."
+        None,
+        description="Face crop channels (1 grayscale, 3 colour); null = follow preprocess.face_color "
+        "(grayscale by default).",
     )
-    identity_channels: int = Field(64, ge=1, le=512, description="Width of the first identity conv; doubles per layer (capped at 512).")
+    identity_channels: int = Field(
+        64, ge=1, le=512, description="Width of the first identity conv; doubles per layer (capped at 512)."
+    )
     identity_layers: int = Field(
         4,
         ge=1,
@@ -71,9 +81,13 @@ class ShuklaParams(Section):
 
     # --- audio self-supervision ------------------------------------------------------------------
     n_mfcc: int = Field(13, ge=0, le=40, description="MFCCs per frame (DCT of the log-mel), 0 to drop them.")
-    n_mels: int = Field(40, ge=0, le=128, description="Log-mel bands per frame, 0 to drop them (MFCCs still use 40 bands).")
+    n_mels: int = Field(
+        40, ge=0, le=128, description="Log-mel bands per frame, 0 to drop them (MFCCs then use 40 bands)."
+    )
     use_energy: bool = Field(True, description="Regress the per-frame log-energy.")
-    use_pitch: bool = Field(True, description="Regress autocorrelation F0 (log Hz, voiced frames only) and voicing strength.")
+    use_pitch: bool = Field(
+        True, description="Regress autocorrelation F0 (log Hz, voiced frames only) and voicing strength."
+    )
     f0_min: float = Field(60.0, gt=20.0, description="Lowest F0 searched by the autocorrelation pitch tracker (Hz).")
     f0_max: float = Field(400.0, gt=20.0, le=1000.0, description="Highest F0 searched (Hz).")
     attribute_momentum: float = Field(
@@ -83,7 +97,9 @@ class ShuklaParams(Section):
         description="Targets are standardised per attribute with running mean/std over valid frames (the first "
         "training batch initialises them, then an EMA with this momentum; 0 = frozen after the first batch).",
     )
-    attribute_head_hidden: int = Field(256, ge=1, le=4096, description="Hidden width of the attribute-regression MLP head.")
+    attribute_head_hidden: int = Field(
+        256, ge=1, le=4096, description="Hidden width of the attribute-regression MLP head."
+    )
 
     # --- multi-task + optimiser ------------------------------------------------------------------
     audio_lambda: float = Field(1.0, ge=0.0, description="Multi-task weight: L = L_visual + audio_lambda * L_audio.")
@@ -97,7 +113,9 @@ class ShuklaParams(Section):
         if abs(samples / 16 - round(samples / 16)) > 1e-6:
             raise ValueError(f"window_s={self.window_s} must be a multiple of 1 ms (16 samples at 16 kHz)")
         if self.face_size is not None and self.face_size % (2**self.identity_layers):
-            raise ValueError(f"face_size={self.face_size} not divisible by 2**identity_layers={2**self.identity_layers}")
+            raise ValueError(
+                f"face_size={self.face_size} not divisible by 2**identity_layers={2**self.identity_layers}"
+            )
         if self.f0_min >= self.f0_max:
             raise ValueError("f0_min must be below f0_max")
         if not (self.n_mfcc or self.n_mels or self.use_energy or self.use_pitch):

@@ -137,6 +137,7 @@ def start_stage(
         **git_state(),
         **torch_versions(),
         **(tags or {}),
+        "reproduces": os.environ.get("AVSSL_REPRODUCES"),  # set by `avssl reproduce`
     }
     name = run_name or "-".join(str(v) for v in [stage, (tags or {}).get("method"), (tags or {}).get("task")] if v)
     with mlflow.start_run(run_name=name) as run:

@@ -1,0 +1,65 @@
+"""``run_acquire``: the `acquire` stage — download + verify a public corpus, or verify a licensed one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from avssl.data.acquire.checksum import LockFile
+from avssl.data.acquire.download import download
+from avssl.data.acquire.extract import safe_extract
+from avssl.data.acquire.licensed import CHECKS, verify
+from avssl.data.acquire.sources import PUBLIC, PublicDataset, crema_d_files
+from avssl.tracking import NullRun
+
+LOCK_NAME = "checksums.lock.json"
+
+
+def _datasets_params(params: Any):
+    from avssl.config.datasets import DatasetsParams
+
+    return getattr(params, "datasets", None) or DatasetsParams()
+
+
+def fetch_public(spec: PublicDataset, root: Path, download_dir: str = ".downloads", progress: bool = True) -> dict[str, int]:
+    """Download every archive of ``spec`` under ``root/download_dir`` and extract it into ``root``.
+
+    An extracted archive leaves a ``<archive>.done`` marker so re-runs neither re-download nor re-extract.
+    """
+    ddir = root / download_dir
+    lock = LockFile(ddir / LOCK_NAME)
+    archives = list(spec.archives)
+    if spec.manifest is not None:
+        manifest = download(spec.manifest.url, root / spec.manifest.dest, spec.manifest.sha256, lock=lock, progress=progress)
+        archives += crema_d_files(manifest.read_text(encoding="utf-8"), spec.extra.get("media_base", ""))
+    extracted = placed = 0
+    for arc in archives:
+        if not arc.extract:
+            download(arc.url, root / arc.dest, arc.sha256, arc.md5, lock=lock, progress=progress)
+            placed += 1
+            continue
+        marker = ddir / (arc.filename + ".done")
+        if marker.exists():
+            continue
+        path = download(arc.url, ddir / arc.filename, arc.sha256, arc.md5, lock=lock, progress=progress)
+        safe_extract(path, root)
+        marker.write_text("ok\n")
+        extracted += 1
+    return {"archives_extracted": extracted, "files_placed": placed, "archives_total": len(archives)}
+
+
+def run_acquire(params: Any, dataset: str, root: str | Path, run=NullRun(), progress: bool = True) -> dict:
+    """Download+extract (public corpora) or verify (licensed ones); logs the counts and returns them."""
+    dp = _datasets_params(params)
+    root = Path(root)
+    if dataset in PUBLIC:
+        root.mkdir(parents=True, exist_ok=True)
+        result: dict = fetch_public(PUBLIC[dataset], root, dp.download_dir, progress)
+        result["licence"] = PUBLIC[dataset].licence
+    elif dataset in CHECKS:
+        result = {f"files_{k}": v for k, v in verify(dataset, root, dp.min_files).items()}
+    else:
+        raise KeyError(f"unknown dataset {dataset!r}; public: {', '.join(PUBLIC)}; licensed: {', '.join(CHECKS)}")
+    run.log_metrics({k: float(v) for k, v in result.items() if isinstance(v, int)})
+    run.set_tags({"dataset": dataset})
+    return {"dataset": dataset, "root": str(root), **result}

@@ -1,0 +1,48 @@
+"""VoxCeleb2 adapter (licensed; Oxford VGG), unlabelled audio-visual pre-training data.
+
+Real layout after unzipping: ``vox2_dev_mp4/dev/mp4/id00012/21Uxsk56VDQ/00001.mp4`` and
+``vox2_test_mp4/mp4/id00017/.../00001.mp4`` (5,994 dev speakers / 1,092,009 clips; 118 test speakers /
+36,237 clips). Mirrors differ in the wrapper folders, so the adapter anchors on the speaker folder
+(``id`` + digits) followed by exactly ``<video>/<utt>.mp4``, and takes the split from any ``test`` folder
+above it (otherwise ``train``). The audio-only ``aac/*.m4a`` release is reported, not indexed: the mp4s
+carry the same audio.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from avssl.config.datasets import DatasetsParams
+from avssl.data.datasets.schema import ClipRow, Problem
+from avssl.data.datasets.walk import walk_files
+
+NAME = "voxceleb2"
+_SPEAKER = re.compile(r"^id\d+$")
+_UTT = re.compile(r"^\d+\.mp4$")
+_META = (".csv", ".txt", ".md")
+
+
+def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Problem]]:
+    rows: list[ClipRow] = []
+    problems: list[Problem] = []
+    for rel in walk_files(root):
+        parts = rel.split("/")
+        if len(parts) == 1 and rel.endswith(_META):
+            continue  # speaker metadata (vox2_meta.csv) sits next to the trees
+        spk_at = next((i for i, p in enumerate(parts) if _SPEAKER.match(p)), None)
+        if rel.endswith(".m4a"):
+            problems.append(Problem(NAME, rel, "audio-only aac release not indexed (use the mp4 release)"))
+            continue
+        if spk_at is None or len(parts) - spk_at != 3 or not _UTT.match(parts[-1]):
+            problems.append(Problem(NAME, rel, "unexpected file (expected .../id<digits>/<video>/<utt>.mp4)"))
+            continue
+        split = "test" if any("test" in p.lower() for p in parts[:spk_at]) else "train"
+        speaker, video, utt = parts[spk_at], parts[spk_at + 1], parts[-1][:-4]
+        rows.append(
+            ClipRow(
+                dataset=NAME, clip_id=f"{split}/{speaker}/{video}/{utt}", split=split, speaker=speaker,
+                kind="unlabelled", subset="dev" if split == "train" else "test", video=rel, audio=rel,
+            )
+        )
+    return rows, problems

@@ -1,0 +1,44 @@
+"""Modality frontends: turn raw pixels / samples into one 8w-d (official: 512-d) vector per 40 ms frame."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from avssl.models.raven.resnet import ResNet1D, ResNet2D
+
+SAMPLES_PER_FRAME = 640  # 16 kHz audio / 25 fps video
+
+
+class VideoFrontend(nn.Module):
+    """3-D stem (5x7x7 conv, BN, Swish, max-pool) then a per-frame ResNet-18: (B, T, H, W) -> (B, T, 8w)."""
+
+    def __init__(self, width: int = 64):
+        super().__init__()
+        self.frontend3D = nn.Sequential(
+            nn.Conv3d(1, width, kernel_size=(5, 7, 7), stride=(1, 2, 2), padding=(2, 3, 3), bias=False),
+            nn.BatchNorm3d(width),
+            nn.SiLU(),
+            nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+        )
+        self.trunk = ResNet2D(width)
+        self.out_dim = 8 * width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T = x.shape[:2]
+        x = self.frontend3D(x.unsqueeze(1))  # (B, w, T, H', W')
+        x = x.transpose(1, 2).flatten(0, 1)  # frames folded into the batch
+        return self.trunk(x).view(B, T, -1)
+
+
+class AudioFrontend(nn.Module):
+    """1-D ResNet-18 on the raw waveform: (B, N) -> (B, N // 640, 8w), frame-aligned with the video."""
+
+    def __init__(self, width: int = 64):
+        super().__init__()
+        self.trunk = ResNet1D(width)
+        self.out_dim = 8 * width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[1] // SAMPLES_PER_FRAME * SAMPLES_PER_FRAME
+        return self.trunk(x[:, None, :n]).transpose(1, 2)

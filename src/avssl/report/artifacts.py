@@ -1,0 +1,64 @@
+"""What the report fetches from MLflow beyond run summaries: metric histories and confusion-matrix PNGs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from avssl.report.runs import RunRecord
+
+TRAINING_PREFIXES = ("train/", "val/")
+
+
+def metric_histories(client: Any, runs: list[RunRecord], prefixes=TRAINING_PREFIXES,
+                     skip=("train/grad", )) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """run_id -> metric -> [(step, value)] for the loss-like metrics of each pre-training run."""
+    out: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for run in runs:
+        keys = [k for k in run.metrics if k.startswith(prefixes) and not k.startswith(skip)]
+        out[run.run_id] = {k: [(m.step, m.value) for m in client.get_metric_history(run.run_id, k)] for k in keys}
+    return out
+
+
+def _find(client: Any, run_id: str, name: str, path: str | None = None, depth: int = 2) -> str | None:
+    """Artifact path of the first file called ``name`` (searched breadth-first, ``depth`` levels)."""
+    try:
+        entries = client.list_artifacts(run_id, path)
+    except Exception:
+        return None
+    for e in entries:
+        if not e.is_dir and Path(e.path).name == name:
+            return e.path
+    if depth > 0:
+        for e in entries:
+            if e.is_dir:
+                hit = _find(client, run_id, name, e.path, depth - 1)
+                if hit:
+                    return hit
+    return None
+
+
+def copy_confusion_matrices(client: Any, runs: list[RunRecord], out_dir: Path,
+                            name: str = "confusion_matrix.png") -> list[Path]:
+    """Copy each evaluate run's confusion matrix to confusion/<task>-<dataset>-<init>-<mode>-f<f>-s<seed>.png."""
+    paths = []
+    for run in runs:
+        art = _find(client, run.run_id, name)
+        if art is None:
+            continue
+        stem = "-".join([run.tag("task"), run.tag("dataset"), run.tag("init"), run.tag("mode"),
+                         f"f{run.fraction:g}", f"s{run.seed}"])
+        dst = out_dir / "confusion" / f"{stem}.png"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.parent / f".dl-{run.run_id}"
+        try:
+            tmp.mkdir(exist_ok=True)
+            local = client.download_artifacts(run.run_id, art, str(tmp))
+            shutil.copyfile(local, dst)
+            paths.append(dst)
+        except Exception:
+            continue
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return paths

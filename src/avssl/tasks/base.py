@@ -1,0 +1,82 @@
+"""What every downstream objective shares: running the (optionally frozen) encoder on a batch.
+
+Contract (docs/design.md): ``forward(batch) -> {"loss", ...}``, ``param_groups()``, ``on_step_end``,
+``encoders()``; downstream objectives add ``predict(batch)``. ``param_groups()`` returns ONE optimiser dict
+``{"name": "finetune", "params": [torch param groups with their own "lr"], "lr", "weight_decay", "betas", ...}``
+so that encoder layers and heads can have different learning rates inside one AdamW (one global gradient-norm
+clip); a scheduler that multiplies each group's initial lr by the same factor preserves the ratios.
+
+Training-time input augmentation happens in :meth:`FinetuneObjective.augment_input` (only in train mode):
+optional additive noise (``noise_augment``, a :class:`avssl.tasks.noise.NoiseAugment`, audio only), extended by
+subclasses (time masking for ASR/VSR).
+
+Frozen encoder: no gradients, kept in eval mode (BatchNorm statistics and dropout must not change — the
+"frozen" baseline measures the pre-trained representation as is), excluded from the optimiser.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def frame_padding_mask(batch: dict, n_frames: int) -> torch.Tensor | None:
+    """The batch's (B, T) padding mask (True = padding) cropped/padded to the encoder's output length."""
+    pm = batch.get("padding_mask")
+    if pm is None:
+        lengths = batch.get("lengths")
+        if lengths is None:
+            return None
+        ar = torch.arange(n_frames, device=lengths.device)
+        return ar[None, :] >= lengths[:, None]
+    if pm.shape[1] >= n_frames:
+        return pm[:, :n_frames]
+    pad = torch.ones(pm.shape[0], n_frames - pm.shape[1], dtype=torch.bool, device=pm.device)
+    return torch.cat([pm, pad], dim=1)
+
+
+class FinetuneObjective(nn.Module):
+    def __init__(self, encoder: nn.Module, modality: str, freeze_encoder: bool = False, noise_augment=None):
+        super().__init__()
+        self.noise_augment = noise_augment
+        if modality not in ("audio", "video"):
+            raise ValueError(f"modality must be 'audio' or 'video', got {modality!r}")
+        self.encoder = encoder
+        self.modality = modality
+        self.freeze_encoder = freeze_encoder
+        if freeze_encoder:
+            for p in self.encoder.parameters():
+                p.requires_grad_(False)
+            self.encoder.eval()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze_encoder:
+            self.encoder.eval()
+        return self
+
+    def augment_input(self, x: torch.Tensor, batch: dict) -> torch.Tensor:
+        if self.noise_augment is not None and self.modality == "audio":
+            lengths = batch.get("lengths")
+            n_valid = None if lengths is None else lengths * 640
+            x = self.noise_augment(x, n_valid, batch.get("speaker"))
+        return x
+
+    def encode(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(features (B, T, D), padding mask (B, T) or None); inputs are augmented in train mode."""
+        x = batch[self.modality]
+        if self.training:
+            x = self.augment_input(x, batch)
+        pm = batch.get("padding_mask")
+        if self.freeze_encoder:
+            with torch.no_grad():
+                feats = self.encoder(x, padding_mask=pm)
+        else:
+            feats = self.encoder(x, padding_mask=pm)
+        return feats, frame_padding_mask(batch, feats.shape[1])
+
+    def encoders(self) -> dict[str, nn.Module]:
+        return {self.modality: self.encoder}
+
+    def on_step_end(self, step: int, total_steps: int) -> dict[str, float]:
+        return {}

@@ -1,0 +1,207 @@
+"""The `evaluate` stage: a fine-tuned model on the test split, clean and at every SNR and noise type.
+
+One process evaluates every condition (the model loads once). Outputs in ``output_dir``: ``metrics.json``
+(``{"conditions": {"clean": {...}, "babble_10": {...}}, ...}``), ``predictions.csv`` (clip_id, condition,
+decoder, reference, prediction: every metric can be recomputed from it with :func:`recompute_metrics`),
+``snr_curve.png`` and, for classification, ``confusion_matrix.png``. Noise is deterministic given
+``evaluate.noise_seed`` and the clip id; babble comes from utterances of other test speakers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from avssl.tasks import TASKS
+from avssl.tasks.setup import build_task_model, split_rows
+from avssl.tracking.run import NullRun, write_json
+
+FIELDS = ["clip_id", "condition", "decoder", "reference", "prediction"]
+
+
+def conditions(params: Any, modality: str) -> list[tuple[str, str, Any]]:
+    """(name, noise type, snr) for every test condition; video is only evaluated clean (noise is acoustic)."""
+    out = [("clean", "none", "clean")]
+    if modality != "audio":
+        return out
+    for noise in params.evaluate.noise_types:
+        for snr in params.evaluate.snrs:
+            if snr != "clean":
+                out.append((f"{noise}_{float(snr):g}", noise, float(snr)))
+    return out
+
+
+class NoisySource:
+    """A ProcessedDataset view whose audio carries one test condition's noise."""
+
+    def __init__(self, ds, noise: str, snr, seed: int, pool, babble_k: int):
+        self.ds, self.noise, self.snr, self.seed, self.pool, self.babble_k = ds, noise, snr, seed, pool, babble_k
+        self.index = ds.index
+        self._speaker = {r["clip_id"]: r.get("speaker") for r in ds.index}
+
+    def __getitem__(self, clip_id: str) -> dict:
+        from avssl.tasks.noise import add_noise
+
+        item = dict(self.ds[clip_id])
+        if self.snr != "clean":
+            item["audio"] = add_noise(item["audio"], self.noise, self.snr, clip_id=clip_id, seed=self.seed,
+                                      speaker=self._speaker[clip_id], pool=self.pool, babble_k=self.babble_k)
+        return item
+
+
+def load_task_model(params: Any, finetuned: Path):
+    """Rebuild the fine-tuned task model from its folder (config.json + model.safetensors), eval mode."""
+    from safetensors.torch import load_file
+
+    from avssl.models import registry
+    from avssl.tasks.tokenizer import Tokenizer
+
+    config = json.loads((finetuned / "config.json").read_text())
+    encoder = registry.build(config["encoder"]["arch"], **config["encoder"]["config"])
+    tokenizer = Tokenizer(finetuned / config["tokenizer"]) if config.get("tokenizer") else None
+    model = build_task_model(params, config["task"], encoder, classes=config.get("classes"), tokenizer=tokenizer,
+                             freeze=config["mode"] == "frozen")  # fmt: skip
+    model.load_state_dict(load_file(str(finetuned / "model.safetensors")), strict=True)
+    return model.eval(), config, tokenizer
+
+
+def _batches(ids: list[str], lengths: list[int], max_clips: int = 16):
+    order = sorted(range(len(ids)), key=lambda i: (lengths[i], ids[i]))
+    for start in range(0, len(order), max_clips):
+        yield order[start : start + max_clips]
+
+
+def predict_condition(model, task: str, source, ids: list[str], labels, params: Any) -> list[dict]:
+    """Prediction rows (FIELDS) for ``ids`` under one condition."""
+    import torch
+
+    from avssl.data.batching import ClipDataset, collate
+
+    spec = TASKS[task]
+    data = ClipDataset(source, ids, train=False, modalities=(spec.modality,), labels=labels)
+    classes = getattr(model, "_classes", None)
+    rows: list[dict] = []
+    for chunk in _batches(ids, data.lengths):
+        batch = collate([data[i] for i in chunk])
+        with torch.no_grad():
+            if spec.kind == "classification":
+                pred = model.predict(batch)["pred"].tolist()
+                refs = batch["label"].tolist()
+                rows += [{"clip_id": c, "decoder": "argmax", "reference": classes[r], "prediction": classes[p]}
+                         for c, r, p in zip(batch["clip_id"], refs, pred)]  # fmt: skip
+            elif spec.kind == "regression":
+                out = model.predict(batch)
+                pred, tgt = out["pred"].numpy(), batch["affect"].numpy()
+                for b, clip in enumerate(batch["clip_id"]):
+                    n = int(batch["lengths"][b])
+                    for t in range(min(n, pred.shape[1], tgt.shape[1])):
+                        rows.append({"clip_id": clip, "decoder": f"frame{t}",
+                                     "reference": f"{tgt[b, t, 0]:.5f} {tgt[b, t, 1]:.5f}",
+                                     "prediction": f"{pred[b, t, 0]:.5f} {pred[b, t, 1]:.5f}"})  # fmt: skip
+            else:
+                refs = [model.tokenizer.decode([t for t in row.tolist() if t >= 0]) for row in batch["tokens"]]
+                decoders = [("beam", {"mode": "beam"})]
+                if params.evaluate.greedy_ctc:
+                    decoders.append(("greedy_ctc", {"mode": "greedy_ctc"}))
+                for name, kw in decoders:
+                    hyps = model.predict(batch, **kw)["text"]
+                    rows += [{"clip_id": c, "decoder": name, "reference": r, "prediction": h}
+                             for c, r, h in zip(batch["clip_id"], refs, hyps)]  # fmt: skip
+    return rows
+
+
+def recompute_metrics(rows: list[dict], task: str, classes: list[str] | None = None) -> dict[str, dict]:
+    """Metrics per condition from prediction rows alone (what predictions.csv lets anyone re-check)."""
+    from avssl.tasks import metrics as M
+
+    kind = TASKS[task].kind
+    out: dict[str, dict] = {}
+    for cond in dict.fromkeys(r["condition"] for r in rows):
+        sel = [r for r in rows if r["condition"] == cond]
+        if kind == "classification":
+            labels = classes or sorted({r["reference"] for r in sel} | {r["prediction"] for r in sel})
+            idx = {c: i for i, c in enumerate(labels)}
+            pred = [idx[r["prediction"]] for r in sel]
+            ref = [idx[r["reference"]] for r in sel]
+            m = {"accuracy": M.accuracy(pred, ref)}
+            if "uar" in TASKS[task].metrics:
+                m["uar"] = M.uar(pred, ref, len(labels))
+        elif kind == "regression":
+            ref = np.array([[float(x) for x in r["reference"].split()] for r in sel])
+            pred = np.array([[float(x) for x in r["prediction"].split()] for r in sel])
+            m = {"ccc_arousal": float(M.ccc(pred[:, 0], ref[:, 0])), "ccc_valence": float(M.ccc(pred[:, 1], ref[:, 1]))}
+        else:
+            beam = [r for r in sel if r["decoder"] == "beam"]
+            m = {"wer": M.wer([r["prediction"] for r in beam], [r["reference"] for r in beam]),
+                 "cer": M.cer([r["prediction"] for r in beam], [r["reference"] for r in beam])}  # fmt: skip
+            greedy = [r for r in sel if r["decoder"] == "greedy_ctc"]
+            if greedy:
+                m["wer_greedy_ctc"] = M.wer([r["prediction"] for r in greedy], [r["reference"] for r in greedy])
+        m["n"] = len({r["clip_id"] for r in sel})
+        out[cond] = {k: float(v) for k, v in m.items()}
+    return out
+
+
+def read_predictions(path: str | Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def run_evaluate(params: Any, finetuned, processed_dir, output_dir, run=NullRun(), threads: int = 1) -> dict:
+    import torch
+    from tqdm.auto import tqdm
+
+    from avssl.data.processed import ProcessedDataset
+    from avssl.tasks.noise import BabblePool
+    from avssl.tasks.setup import label_fn
+
+    torch.set_num_threads(max(1, threads))
+    finetuned, output_dir = Path(finetuned), Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model, config, tokenizer = load_task_model(params, finetuned)
+    task = config["task"]
+    spec = TASKS[task]
+    classes = config.get("classes")
+    model._classes = classes
+    ds = ProcessedDataset(processed_dir)
+    test_rows = split_rows(ds.index, task, "test")
+    if classes is not None:
+        test_rows = [r for r in test_rows if str(r[spec.label_columns[0]]) in classes]
+    if not test_rows:
+        raise ValueError(f"{processed_dir}: no test clips for task {task!r}")
+    ids = [r["clip_id"] for r in test_rows]
+    labels = label_fn(task, classes, tokenizer, ds.annotations)
+    # Babble from held-out utterances (validation + test speakers); each clip excludes its own speaker.
+    pool = BabblePool.from_processed(ds, ds.ids(split="val") + ds.ids(split="test")) if spec.modality == "audio" else None
+
+    rows: list[dict] = []
+    conds = conditions(params, spec.modality)
+    for name, noise, snr in tqdm(conds, desc=f"evaluate {task}", unit="condition"):
+        source = NoisySource(ds, noise, snr, params.evaluate.noise_seed, pool, params.evaluate.babble_speakers)
+        rows += [{**r, "condition": name} for r in predict_condition(model, task, source, ids, labels, params)]
+    with open(output_dir / "predictions.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in FIELDS} for r in rows)
+    per_condition = recompute_metrics(rows, task, classes)
+    metrics = {"task": task, "init": config["init"], "mode": config["mode"], "fraction": config["fraction"],
+               "seed": config["seed"], "conditions": per_condition}  # fmt: skip
+    write_json(output_dir / "metrics.json", metrics)
+    run.log_metrics({f"{m}.{cond}": v for cond, vals in per_condition.items() for m, v in vals.items() if m != "n"})
+    run.set_tags({"finetune_run_id": config.get("mlflow_run_id"), "pretrain_run_id": config.get("pretrain_run_id")})
+
+    from avssl.tasks.plots import plot_confusion, plot_snr_curve
+
+    plot_snr_curve(per_condition, spec.metrics[0], output_dir / "snr_curve.png", title=f"{task} {config['init']}")
+    artifacts = [output_dir / "metrics.json", output_dir / "predictions.csv", output_dir / "snr_curve.png"]
+    if spec.kind == "classification":
+        clean = [r for r in rows if r["condition"] == "clean"]
+        plot_confusion(clean, classes, output_dir / "confusion_matrix.png", title=f"{task} {config['init']} (clean)")
+        artifacts.append(output_dir / "confusion_matrix.png")
+    for path in artifacts:
+        run.log_artifact(path)
+    return metrics

@@ -1,0 +1,166 @@
+"""The `finetune` stage: one (task, init, mode, label fraction, seed) through the shared training loop.
+
+Outputs in ``output_dir``: ``model.safetensors`` (the whole task model: encoder + head, official key names for
+ASR/VSR), ``config.json`` (everything `avssl evaluate` needs to rebuild it: task, init, encoder arch/config,
+classes, tokenizer file, MLflow run ids), ``metrics.json``, ``training_curves.png``; ``tokenizer.model`` for
+ASR/VSR. Resumable like pre-training (``checkpoints/``); ASR/VSR average the last K epoch snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from avssl.tasks import TASKS
+from avssl.tasks.setup import (
+    build_task_model,
+    classes_for,
+    label_fn,
+    make_encoder,
+    speaker_balanced_subset,
+    split_rows,
+    task_params,
+)
+from avssl.tracking.run import NullRun, write_json
+
+
+def loop_params(params: Any, task: str, typical_frames: int):
+    """TrainParams for a downstream task: its epochs/batch/schedule expressed in the shared loop's terms."""
+    from avssl.config.train import TrainParams
+
+    p = task_params(params, task)
+    epochs = p.epochs
+    if TASKS[task].kind == "seq2seq":
+        batch_frames = p.max_frames
+    else:
+        batch_frames = max(1, p.batch_size) * max(1, typical_frames)
+    base = params.train
+    return TrainParams(
+        steps=p.max_steps or 1,
+        epochs=None if p.max_steps else epochs,
+        batch_frames=batch_frames,
+        max_frames=None,  # whole clips: per-frame labels stay aligned
+        batch_multiple=1,
+        num_buckets=base.num_buckets,
+        num_workers=base.num_workers,
+        lr=p.lr_head,
+        min_lr=p.min_lr,
+        weight_decay=p.weight_decay,
+        betas=tuple(p.betas),
+        warmup_fraction=min(0.5, p.warmup_epochs / max(epochs, 1)),
+        grad_clip=p.grad_clip or 0.0,
+        deterministic=base.deterministic,
+        device=base.device,
+        bf16=base.bf16,
+        compile=base.compile,
+        log_every=max(1, base.log_every),
+        checkpoint_every=base.checkpoint_every,
+        keep_checkpoint=base.keep_checkpoint,
+        val_batches=base.val_batches,
+    )
+
+
+def _pretrain_run_id(pretrained: Path | None) -> str | None:
+    if pretrained is None or not (Path(pretrained) / "config.json").is_file():
+        return None
+    return json.loads((Path(pretrained) / "config.json").read_text()).get("mlflow_run_id")
+
+
+def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, seed: int, processed_dir,
+                 output_dir, pretrained=None, run=NullRun(), threads: int = 1, progress: bool = True) -> dict:
+    import statistics
+
+    import torch
+
+    from avssl.data.batching import ClipDataset
+    from avssl.data.processed import ProcessedDataset
+    from avssl.tasks import make_noise_augment
+    from avssl.tasks.checkpoint_average import average_state_dicts
+    from avssl.tasks.tokenizer import Tokenizer
+    from avssl.training import checkpointing, determinism
+    from avssl.training.loop import train
+    from avssl.training.plots import plot_training_curves
+
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+    torch.set_num_threads(max(1, threads))
+    spec = TASKS[task]
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    pretrained = Path(pretrained) if pretrained else None
+    job_seed = determinism.derive_seed(params.study.seed, "finetune", task, init, mode, fraction, seed)
+
+    ds = ProcessedDataset(processed_dir)
+    all_train = split_rows(ds.index, task, "train")
+    if not all_train:
+        raise ValueError(f"{processed_dir}: no training clips labelled for task {task!r}")
+    train_rows = speaker_balanced_subset(all_train, fraction, seed)
+    val_rows = split_rows(ds.index, task, "val")
+    classes = classes_for(all_train, task)
+    tokenizer = None
+    if spec.kind == "seq2seq":
+        tokenizer = Tokenizer.train([r["text"] for r in all_train], task_params(params, task).vocab_size)
+        tokenizer.save(output_dir / "tokenizer.model")
+    if classes is not None:  # val/test clips of classes unseen in training cannot be scored
+        val_rows = [r for r in val_rows if str(r[spec.label_columns[0]]) in classes]
+
+    determinism.seed_everything(job_seed)  # initial weights of heads and scratch encoders
+    encoder = make_encoder(params, task, init, pretrained)
+    pool = None
+    if params.finetune.noise_augmentation.enabled and spec.modality == "audio":
+        from avssl.tasks.noise import BabblePool
+
+        pool = BabblePool.from_processed(ds, [r["clip_id"] for r in val_rows])
+    objective = build_task_model(params, task, encoder, classes=classes, tokenizer=tokenizer,
+                                 freeze=(mode == "frozen"),
+                                 noise_augment=make_noise_augment(params.finetune, pool, seed=job_seed))  # fmt: skip
+
+    labels = label_fn(task, classes, tokenizer, ds.annotations)
+    modalities = (spec.modality,)
+    aug_seed = determinism.derive_seed(job_seed, "augment")
+    train_ds = ClipDataset(ds, [r["clip_id"] for r in train_rows], train=True, seed=aug_seed,
+                           modalities=modalities, labels=labels)  # fmt: skip
+    val_ds = ClipDataset(ds, [r["clip_id"] for r in val_rows], train=False, seed=aug_seed,
+                         modalities=modalities, labels=labels) if val_rows else None  # fmt: skip
+    cfg = loop_params(params, task, int(statistics.median(train_ds.lengths)))
+
+    snapshots: list[dict] = []
+    k = getattr(task_params(params, task), "average_last", 1) if spec.kind == "seq2seq" else 1
+
+    def keep_snapshot(epoch: int, obj) -> None:
+        snapshots.append({n: t.detach().clone() for n, t in obj.state_dict().items()})
+        while len(snapshots) > k - 1:  # the final weights are the K-th
+            snapshots.pop(0)
+
+    result = train(objective, train_ds, cfg, output_dir, run, seed=job_seed, val_dataset=val_ds,
+                   progress=progress, on_epoch_end=keep_snapshot if k > 1 else None)  # fmt: skip
+    history = result.pop("history")
+    if k > 1 and snapshots:
+        final = {n: t.detach().clone() for n, t in objective.state_dict().items()}
+        objective.load_state_dict(average_state_dicts([*snapshots, final]))
+
+    from safetensors.torch import save_file
+
+    state = {n: t.detach().cpu().contiguous() for n, t in objective.state_dict().items()}
+    save_file(state, str(output_dir / "model.safetensors"))
+    enc = objective.encoder
+    config = {
+        "task": task, "init": init, "mode": mode, "fraction": fraction, "seed": seed, "job_seed": job_seed,
+        "modality": spec.modality,
+        "encoder": {"arch": getattr(enc, "arch", None), "config": getattr(enc, "config", {})},
+        "classes": classes, "tokenizer": "tokenizer.model" if tokenizer is not None else None,
+        "train_clips": len(train_rows), "val_clips": len(val_rows), "averaged_snapshots": len(snapshots) + 1
+        if k > 1 else 1,
+        "pretrain_run_id": _pretrain_run_id(pretrained), "mlflow_run_id": run.run_id,
+    }  # fmt: skip
+    write_json(output_dir / "config.json", json.loads(json.dumps(config, default=str)))
+    metrics = {"task": task, "init": init, "mode": mode, "fraction": fraction, "seed": seed,
+               "train_clips": len(train_rows), **result}  # fmt: skip
+    write_json(output_dir / "metrics.json", metrics)
+    curve = plot_training_curves(history, output_dir / "training_curves.png", title=f"{task} / {init}-{mode}")
+    for path in (output_dir / "metrics.json", output_dir / "config.json", curve):
+        run.log_artifact(path)
+    if not cfg.keep_checkpoint:
+        checkpointing.remove_checkpoints(output_dir / "checkpoints")
+    return metrics

@@ -1,0 +1,150 @@
+"""Sentence ASR / VSR objective: encoder + CTC head + Transformer attention decoder (RAVEn fine-tuning).
+
+Module names match the official fine-tuned checkpoints (``encoder.*``, ``decoder.*``, ``ctc.ctc_lo.*``,
+``proj_decoder`` only when the decoder width differs from the encoder's), so ``objective.state_dict()`` has the
+released layout. The CTC head reads the encoder output (adim); ``proj_decoder`` maps it to the decoder width for
+the source attention only.
+
+Loss = ctc_weight * CTC + (1 - ctc_weight) * label-smoothed attention CE (paper 0.1 / 0.9, smoothing 0.1), both
+summed per utterance and averaged over the batch (ESPnet convention). Targets: ``batch["tokens"]`` (B, L) padded
+with -1, or ``batch["text"]`` (list of str) encoded with the objective's tokenizer.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from avssl.tasks import time_mask as tm
+from avssl.tasks.base import FinetuneObjective
+from avssl.tasks.beam_search import BeamSearchConfig, LMFn, beam_search
+from avssl.tasks.ctc import CTCHead, greedy_ctc_decode
+from avssl.tasks.lr_decay import layerwise_groups
+from avssl.tasks.transformer_decoder import TransformerDecoder
+
+IGNORE = -1
+
+
+def label_smoothing_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """KL(smoothed one-hot || softmax) summed over valid tokens / batch size. Target -1 = padding."""
+    V = logits.shape[-1]
+    valid = target != IGNORE
+    logp = torch.log_softmax(logits.float(), dim=-1)[valid]
+    tgt = target[valid]
+    true = torch.full_like(logp, smoothing / (V - 1))
+    true.scatter_(1, tgt[:, None], 1.0 - smoothing)
+    kl = (true * (torch.log(true.clamp_min(1e-12)) - logp)).sum()
+    return kl / logits.shape[0]
+
+
+def pad_tokens(seqs: list[list[int]], value: int, device=None) -> torch.Tensor:
+    L = max((len(s) for s in seqs), default=0)
+    out = torch.full((len(seqs), max(L, 1)), value, dtype=torch.long, device=device)
+    for i, s in enumerate(seqs):
+        if s:
+            out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long, device=device)
+    return out
+
+
+class SpeechRecognitionObjective(FinetuneObjective):
+    def __init__(self, encoder: nn.Module, modality: str, adim: int, vocab_size: int, *, tokenizer=None,
+                 ddim: int = 512, dheads: int = 8, dunits: int = 2048, dlayers: int = 6, dropout: float = 0.1,
+                 ctc_weight: float = 0.1, label_smoothing: float = 0.1, freeze_encoder: bool = False,
+                 lr_encoder: float = 1e-3, lr_head: float = 5e-3, layer_decay: float = 0.5,
+                 weight_decay: float = 0.1, betas: tuple = (0.9, 0.98), time_masking: bool = True,
+                 decoding: BeamSearchConfig | None = None, noise_augment=None):
+        super().__init__(encoder, modality, freeze_encoder, noise_augment)
+        self.vocab_size = vocab_size
+        self.blank, self.sos, self.eos = 0, vocab_size - 1, vocab_size - 1
+        self.tokenizer = tokenizer
+        self.ctc = CTCHead(adim, vocab_size, dropout)
+        self.proj_decoder = nn.Linear(adim, ddim) if adim != ddim else None
+        self.decoder = TransformerDecoder(vocab_size, ddim, dheads, dunits, dlayers, dropout)
+        self.ctc_weight, self.label_smoothing = ctc_weight, label_smoothing
+        self.lr_encoder, self.lr_head, self.layer_decay = lr_encoder, lr_head, layer_decay
+        self.weight_decay, self.betas, self.time_masking = weight_decay, betas, time_masking
+        self.decoding = decoding or BeamSearchConfig()
+
+    # ---- helpers ------------------------------------------------------------------------------------------
+    def targets(self, batch: dict) -> list[list[int]]:
+        if "tokens" in batch:
+            return [[int(t) for t in row if int(t) != IGNORE] for row in batch["tokens"]]
+        if self.tokenizer is None:
+            raise KeyError("batch has no 'tokens' and the objective has no tokenizer for batch['text']")
+        return [self.tokenizer.encode(t) for t in batch["text"]]
+
+    def augment_input(self, x: torch.Tensor, batch: dict) -> torch.Tensor:
+        """Noise (if configured) then time masking."""
+        x = super().augment_input(x, batch)
+        if not self.time_masking:
+            return x
+        lengths = batch.get("lengths")
+        if self.modality == "video":
+            return tm.time_mask(x, lengths, **tm.VIDEO)
+        valid = None if lengths is None else lengths * 640
+        return tm.time_mask(x, valid, **tm.AUDIO)
+
+    def memory(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.proj_decoder(feats) if self.proj_decoder is not None else feats
+
+    # ---- contract ------------------------------------------------------------------------------------------
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        feats, pm = self.encode(batch)
+        B, T = feats.shape[:2]
+        dev = feats.device
+        ys = self.targets(batch)
+        enc_len = (~pm).sum(1) if pm is not None else torch.full((B,), T, dtype=torch.long, device=dev)
+
+        flat = torch.as_tensor([t for y in ys for t in y], dtype=torch.long, device=dev)
+        y_len = torch.as_tensor([len(y) for y in ys], dtype=torch.long, device=dev)
+        loss_ctc = self.ctc.loss(feats, enc_len, flat, y_len)
+
+        ys_in = pad_tokens([[self.sos] + y for y in ys], self.eos, dev)
+        ys_out = pad_tokens([y + [self.eos] for y in ys], IGNORE, dev)
+        in_pad = pad_tokens([[0] * (len(y) + 1) for y in ys], 1, dev).bool()
+        logits = self.decoder(ys_in, self.memory(feats), pm, in_pad)
+        loss_att = label_smoothing_loss(logits, ys_out, self.label_smoothing)
+
+        valid = ys_out != IGNORE
+        acc = ((logits.argmax(-1) == ys_out) & valid).sum() / valid.sum().clamp(min=1)
+        loss = self.ctc_weight * loss_ctc + (1 - self.ctc_weight) * loss_att
+        return {"loss": loss, "loss_ctc": loss_ctc.detach(), "loss_att": loss_att.detach(), "acc": acc.detach()}
+
+    @torch.no_grad()
+    def predict(self, batch: dict, mode: str = "beam", cfg: BeamSearchConfig | None = None,
+                lm: Optional[LMFn] = None) -> dict:
+        """Decode a batch. ``mode`` 'beam' (joint CTC/attention) or 'greedy_ctc'. Returns token lists and,
+        with a tokenizer, texts."""
+        cfg = cfg or self.decoding
+        feats, pm = self.encode(batch)
+        B, T = feats.shape[:2]
+        lengths = (~pm).sum(1) if pm is not None else torch.full((B,), T, dtype=torch.long)
+        ctc_lp = self.ctc.log_probs(feats)
+        if mode == "greedy_ctc":
+            hyps = greedy_ctc_decode(ctc_lp, lengths, self.blank)
+        elif mode == "beam":
+            mem = self.memory(feats)
+            hyps = []
+            for b in range(B):
+                n = int(lengths[b])
+                hyps.append(beam_search(self.decoder, mem[b, :n], ctc_lp[b, :n] if cfg.ctc_weight > 0 else None,
+                                        sos=self.sos, eos=self.eos, blank=self.blank, cfg=cfg, lm=lm))
+        else:
+            raise ValueError(f"unknown decoding mode {mode!r}")
+        out = {"tokens": hyps}
+        if self.tokenizer is not None:
+            out["text"] = [self.tokenizer.decode(h) for h in hyps]
+        return out
+
+    def param_groups(self) -> list[dict]:
+        groups = []
+        if not self.freeze_encoder:
+            groups += layerwise_groups(self.encoder, self.lr_encoder, self.layer_decay, self.weight_decay)
+        head = list(self.decoder.parameters()) + list(self.ctc.parameters())
+        if self.proj_decoder is not None:
+            head += list(self.proj_decoder.parameters())
+        groups.append({"name": "head", "params": head, "lr": self.lr_head, "weight_decay": self.weight_decay})
+        return [{"name": "finetune", "params": groups, "lr": self.lr_head, "weight_decay": self.weight_decay,
+                 "betas": self.betas}]

@@ -1,0 +1,147 @@
+"""`avssl reproduce RUN_ID`: re-execute the stage behind any MLflow run and compare the metrics.
+
+Policy (documented in the README): refuse when the checked-out code is not the run's recorded commit or has
+uncommitted changes (check the commit out, ideally in a clean `git worktree`, and re-run), and refuse when the
+input data no longer hash to the recorded `input_hash`. Otherwise the stage's recorded command line runs
+again with the run's recorded params (params.resolved.json) into a scratch output folder; the new run is
+tagged `reproduces=<RUN_ID>`, and the recorded and new metrics are printed side by side. On CPU they are
+identical (timings excluded).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from avssl.tracking.provenance import fingerprint_dir, git_state
+from avssl.tracking.store import resolve_uri
+
+VOLATILE = ("perf/", "seconds", "frames_per_s", "epoch_s", "step_s", "ms_per", "per_second", "fps")
+
+
+class ReproduceError(RuntimeError):
+    """The run cannot be reproduced here; the message says why and what to do."""
+
+
+def _volatile(key: str) -> bool:
+    return any(v in key for v in VOLATILE)
+
+
+def _rewrite(argv: list[str], params_file: str, output: Path) -> list[str]:
+    """The recorded avssl argv with the recorded params and a scratch output (+ metrics) path."""
+    out, i = [], 0
+    first_params = True
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--params":
+            if first_params:
+                out += ["--params", params_file]
+                first_params = False
+            i += 2
+            continue
+        if arg == "--set":
+            i += 2  # already inside the recorded params
+            continue
+        if arg == "--output":
+            out += ["--output", str(output)]
+            i += 2
+            continue
+        if arg == "--metrics":
+            out += ["--metrics", str(output / "stage_metrics.json")]
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def _value(argv: list[str], flag: str) -> str | None:
+    return argv[argv.index(flag) + 1] if flag in argv and argv.index(flag) + 1 < len(argv) else None
+
+
+def reproduce(run_id: str, tracking_uri: str | None = None, output: Path | None = None,
+              allow_dirty: bool = False) -> dict:
+    from mlflow.tracking import MlflowClient
+
+    uri = resolve_uri(tracking_uri or "sqlite:///mlflow.db")
+    client = MlflowClient(tracking_uri=uri)
+    try:
+        original = client.get_run(run_id)
+    except Exception as exc:  # noqa: BLE001 - MLflow raises several types for unknown ids
+        raise ReproduceError(f"run {run_id} not found in {uri}: {exc}") from None
+    tags = original.data.tags
+    argv = shlex.split(tags.get("command", ""))
+    if len(argv) < 2:
+        raise ReproduceError(f"run {run_id} has no recorded command (was it logged by avssl?)")
+    stage = tags.get("stage", "?")
+    cwd = Path(tags.get("cwd", os.getcwd()))
+
+    here = git_state()
+    recorded = tags.get("git_commit", "unknown")
+    if not allow_dirty:
+        if recorded != here["git_commit"]:
+            raise ReproduceError(
+                f"run {run_id} ({stage}) was made with commit {recorded}; this checkout is at {here['git_commit']}. "
+                f"Check it out in a clean worktree (git worktree add ../avssl-{recorded[:8]} {recorded}) and run "
+                "`avssl reproduce` from there, or pass --allow-dirty to compare anyway."
+            )
+        if here["git_dirty"] == "true" or tags.get("git_dirty") == "true":
+            raise ReproduceError(
+                f"the code is not exactly the recorded commit {recorded} (uncommitted changes "
+                f"{'now' if here['git_dirty'] == 'true' else 'when the run was made'}); commit or stash them, "
+                "or pass --allow-dirty"
+            )
+    data = _value(argv, "--input")
+    if data and tags.get("input_hash"):
+        path = Path(data) if Path(data).is_absolute() else cwd / data
+        if not path.exists():
+            raise ReproduceError(f"input data {path} of run {run_id} is missing: re-create it first (snakemake)")
+        now = fingerprint_dir(path)
+        if now != tags["input_hash"]:
+            raise ReproduceError(
+                f"input data {path} changed since run {run_id}: hash {now} != recorded {tags['input_hash']}"
+            )
+
+    output = Path(output or cwd / "results" / "reproduce" / run_id).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        params_path = Path(client.download_artifacts(run_id, "params.resolved.json", tmp))
+        params_yaml = output / "params.yaml"
+        import yaml
+
+        params_yaml.write_text(yaml.safe_dump(json.loads(params_path.read_text()), sort_keys=False))
+    args = _rewrite(argv[1:], str(params_yaml), output)
+    env = {**os.environ, "AVSSL_REPRODUCES": run_id, "MLFLOW_TRACKING_URI": uri}
+    command = [sys.executable, "-m", "avssl", *args]
+    print("re-running:", " ".join(shlex.quote(c) for c in command), file=sys.stderr)
+    done = subprocess.run(command, cwd=cwd, env=env)
+    if done.returncode != 0:
+        raise ReproduceError(f"the re-run failed with exit status {done.returncode}")
+
+    new_runs = client.search_runs([original.info.experiment_id], f"tags.reproduces = '{run_id}'",
+                                  order_by=["attributes.start_time DESC"], max_results=1)  # fmt: skip
+    if not new_runs:
+        raise ReproduceError("the re-run logged no MLflow run")
+    new = new_runs[0]
+    return compare(original.data.metrics, new.data.metrics, run_id, new.info.run_id)
+
+
+def compare(old: dict, new: dict, old_id: str, new_id: str) -> dict:
+    """Print recorded vs new metrics (timings excluded); returns {"identical": bool, "rows": [...]}."""
+    keys = sorted(k for k in set(old) | set(new) if not _volatile(k))
+    rows = [(k, old.get(k), new.get(k)) for k in keys]
+    width = max([len(k) for k in keys] + [6])
+    print(f"{'metric':<{width}}  {'recorded':>14}  {'re-run':>14}  same", file=sys.stdout)
+    for k, a, b in rows:
+        same = a == b
+        fa = f"{a:.6g}" if a is not None else "-"
+        fb = f"{b:.6g}" if b is not None else "-"
+        print(f"{k:<{width}}  {fa:>14}  {fb:>14}  {'yes' if same else 'NO'}", file=sys.stdout)
+    identical = all(a == b for _, a, b in rows)
+    print(f"\nrecorded run {old_id} vs re-run {new_id}: " + ("identical" if identical else "DIFFERENT"))
+    return {"identical": identical, "rows": rows, "new_run_id": new_id}

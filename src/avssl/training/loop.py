@@ -1,0 +1,406 @@
+"""The one training loop: every method (RAVEn, Shukla, fine-tuning) is a PretrainObjective trained here.
+
+``train(objective, dataset, cfg, out_dir)`` is the whole recipe: one AdamW per ``objective.param_groups()``
+entry, linear warm-up + per-step cosine, gradient clipping per optimiser, ``objective.on_step_end`` after
+every step (EMA teachers), rank-0 logging every ``cfg.log_every`` steps, and a resumable checkpoint in
+``out_dir/checkpoints/last.pt`` every ``cfg.checkpoint_every`` steps, at the end and on SIGTERM/SIGUSR1
+(SLURM preemption). Re-running after any kill resumes from that checkpoint and, on CPU, ends bit-identical
+to an uninterrupted run: all randomness is either derived from (seed, epoch, index) or saved.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from avssl.config.train import TrainParams
+from avssl.data.batching import FrameBatchSampler, collate
+from avssl.tracking.run import NullRun
+from avssl.training import checkpointing, determinism, distributed
+from avssl.training.schedules import build_scheduler
+
+DEFAULT_GRAD_CLIP = 3.0
+# Settings that shape the trajectory: a checkpoint written with other values cannot be resumed.
+_FINGERPRINT_FIELDS = (
+    "steps", "epochs", "batch_frames", "max_frames", "batch_multiple", "num_buckets", "lr", "min_lr",
+    "weight_decay", "betas", "warmup_fraction", "grad_clip", "seed_offset", "bf16",
+)  # fmt: skip
+
+
+class Preempted(RuntimeError):
+    """Raised after the checkpoint written on SIGTERM/SIGUSR1: re-run the job to resume."""
+
+    def __init__(self, step: int):
+        super().__init__(f"preempted at step {step}; checkpoint written, re-run to resume")
+        self.step = step
+
+
+@dataclass
+class _Optim:
+    name: str
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    params: list[torch.Tensor]
+    clip: float
+
+
+@dataclass
+class _Window:
+    """Sums over the steps since the last log (tensors stay on device: no sync per step)."""
+
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
+    grad_norms: dict[str, torch.Tensor] = field(default_factory=dict)
+    steps: int = 0
+    frames: int = 0
+    start: float = field(default_factory=time.perf_counter)
+
+    def add(self, out: dict[str, torch.Tensor], norms: dict[str, torch.Tensor], frames: int) -> None:
+        for k, v in out.items():
+            if torch.is_tensor(v) and v.numel() == 1:
+                v = v.detach().float()
+                self.terms[k] = self.terms[k] + v if k in self.terms else v
+        for k, v in norms.items():
+            self.grad_norms[k] = self.grad_norms[k] + v if k in self.grad_norms else v
+        self.steps += 1
+        self.frames += frames
+
+    def state_dict(self) -> dict:
+        """Partial sums, so a resumed run logs the same window means as an uninterrupted one."""
+        cpu = lambda d: {k: v.detach().cpu().clone() for k, v in d.items()}  # noqa: E731
+        return {"terms": cpu(self.terms), "grad_norms": cpu(self.grad_norms), "steps": self.steps, "frames": self.frames}
+
+    @classmethod
+    def from_state(cls, state: dict, device: torch.device) -> "_Window":
+        to = lambda d: {k: v.to(device) for k, v in d.items()}  # noqa: E731
+        return cls(to(state["terms"]), to(state["grad_norms"]), state["steps"], state["frames"])
+
+
+def _optimizers(objective: nn.Module, cfg: TrainParams, total: int, warmup: int, fused: bool) -> list[_Optim]:
+    """One AdamW (or Adam: ``"optimizer": "adam"``) per param-group dict; a dict's ``params`` may itself be a
+    list of torch param groups (layer-wise lr decay). Missing lr / weight_decay / betas / min_lr / grad_clip
+    come from ``cfg`` (grad_clip: ``cfg.grad_clip`` overrides the objective when set)."""
+    default_clip = cfg.grad_clip if cfg.grad_clip is not None else getattr(objective, "grad_clip", DEFAULT_GRAD_CLIP)
+    out = []
+    for i, g in enumerate(objective.param_groups()):
+        params = list(g["params"])
+        floor = g.get("min_lr", cfg.min_lr)
+        groups = (
+            [{"min_lr": floor, **p, "params": list(p["params"])} for p in params]
+            if params and isinstance(params[0], dict)
+            else [{"params": params, "min_lr": floor}]
+        )
+        flat = [p for grp in groups for p in grp["params"]]
+        kind = str(g.get("optimizer", "adamw")).lower()
+        if kind not in ("adamw", "adam"):
+            raise ValueError(f"param group {g.get('name', i)}: optimizer {kind!r} not supported (adamw, adam)")
+        opt = (torch.optim.AdamW if kind == "adamw" else torch.optim.Adam)(
+            groups,
+            lr=g.get("lr", cfg.lr),
+            weight_decay=g.get("weight_decay", cfg.weight_decay),
+            betas=tuple(g.get("betas", cfg.betas)),
+            eps=g.get("eps", 1e-8),
+            fused=fused or None,
+        )
+        sched = build_scheduler(opt, total, warmup, cfg.min_lr)
+        clip = g.get("grad_clip", default_clip) if cfg.grad_clip is None else cfg.grad_clip
+        out.append(_Optim(str(g.get("name", f"group{i}")), opt, sched, flat, float(clip or 0.0)))
+    return out
+
+
+def _generators(objective: nn.Module) -> dict[str, torch.Generator]:
+    """Private torch.Generator attributes of the objective's modules (e.g. a masking stream).
+
+    They are not in ``state_dict()``, so the loop checkpoints them itself (per process).
+    """
+    return {
+        f"{name}.{attr}" if name else attr: value
+        for name, module in objective.named_modules()
+        for attr, value in vars(module).items()
+        if isinstance(value, torch.Generator)
+    }
+
+
+def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)  # workers only slice and normalise arrays; don't fight the main process for cores
+
+
+def _fingerprint(cfg: TrainParams, seed: int) -> dict[str, Any]:
+    fp = {k: getattr(cfg, k) for k in _FINGERPRINT_FIELDS}
+    fp["betas"] = list(fp["betas"])
+    fp["seed"] = seed
+    return fp
+
+
+def _loader(dataset: Any, sampler: FrameBatchSampler, cfg: TrainParams, collate_fn: Callable, seed: int, cuda: bool):
+    # A private generator: creating a DataLoader iterator must not consume the global torch RNG.
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=cfg.num_workers,
+        collate_fn=collate_fn,
+        pin_memory=cuda,
+        persistent_workers=cfg.num_workers > 0,
+        worker_init_fn=_worker_init if cfg.num_workers > 0 else None,
+        generator=gen,
+    )
+
+
+def total_steps(cfg: TrainParams, sampler: FrameBatchSampler) -> int:
+    """``cfg.steps``, or with ``cfg.epochs`` the exact number of batches in those epochs."""
+    if cfg.epochs is None:
+        return cfg.steps
+    return sum(len(sampler.global_batches(e)) for e in range(cfg.epochs))
+
+
+def evaluate(
+    model: nn.Module,
+    dataset: Any,
+    cfg: TrainParams,
+    info: distributed.DistInfo,
+    *,
+    seed: int,
+    max_batches: int,
+    collate_fn: Callable = collate,
+) -> dict[str, float]:
+    """Mean of the objective's scalar outputs over the first ``max_batches`` val batches (eval mode, no grad).
+
+    Runs under a forked RNG so it never changes the training streams.
+    """
+    sampler = FrameBatchSampler(
+        dataset.lengths, cfg.batch_frames, num_buckets=cfg.num_buckets, shuffle=False, seed=seed,
+        rank=info.rank, world_size=info.world_size, multiple_of=info.world_size,
+    )  # fmt: skip
+    loader = _loader(dataset, sampler, cfg.model_copy(update={"num_workers": 0}), collate_fn, seed, False)
+    sums: dict[str, torch.Tensor] = {}
+    n = 0
+    was_training = model.training
+    model.eval()
+    devices = [info.device.index] if info.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        determinism.seed_everything(seed)
+        with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            for i, batch in enumerate(loader):
+                if i >= max_batches:
+                    break
+                out = model(_to_device(batch, info.device))
+                for k, v in out.items():
+                    if torch.is_tensor(v) and v.numel() == 1:
+                        sums[k] = sums.get(k, 0.0) + v.detach().float()
+                n += 1
+    model.train(was_training)
+    if not n:
+        return {}
+    keys = sorted(sums)
+    vals = distributed.all_reduce_sum(torch.stack([sums[k] for k in keys]).to(info.device), info) / info.world_size
+    return {f"val/{k}": float(v) / n for k, v in zip(keys, vals.tolist())}
+
+
+def train(
+    objective: nn.Module,
+    dataset: Any,
+    cfg: TrainParams,
+    out_dir: str | Path,
+    run: NullRun = NullRun(),
+    *,
+    seed: int = 0,
+    val_dataset: Any = None,
+    collate_fn: Callable = collate,
+    resume: bool = True,
+    progress: bool = True,
+    on_epoch_end: Callable[[int, nn.Module], None] | None = None,
+) -> dict[str, Any]:
+    """Train ``objective`` on ``dataset`` (map-style with ``.lengths``, keyed by ``(index, epoch)``).
+
+    ``on_epoch_end(epoch, objective)`` runs on the main process after every complete epoch except the one
+    training ends in (e.g. fine-tuning keeps per-epoch snapshots to average the last K).
+
+    Returns the final metrics (last logged window, validation, steps, seconds, throughput) and ``history``
+    (every logged metrics dict, also across resumptions). Under torchrun every process calls this.
+    """
+    out_dir = Path(out_dir)
+    ckpt_dir = out_dir / "checkpoints"
+    info = distributed.init_distributed(cfg.device)
+    device = info.device
+    cuda = device.type == "cuda"
+    determinism.configure_determinism(cfg.deterministic, cuda)
+
+    objective.to(device)
+    model = distributed.wrap_ddp(objective, info, cfg.find_unused_parameters)  # converts BN first
+    if cfg.compile:
+        model = torch.compile(model)
+
+    multiple = math.lcm(cfg.batch_multiple, info.world_size)
+    sampler = FrameBatchSampler(
+        dataset.lengths, cfg.batch_frames, num_buckets=cfg.num_buckets, shuffle=True,
+        seed=determinism.derive_seed(seed, "sampler"), rank=info.rank, world_size=info.world_size,
+        multiple_of=multiple,
+    )  # fmt: skip
+    total = total_steps(cfg, sampler)
+    warmup = int(round(cfg.warmup_fraction * total))
+    optims = _optimizers(objective, cfg, total, warmup, fused=cuda)
+    loader = _loader(dataset, sampler, cfg, collate_fn, seed, cuda)
+
+    step, epoch, batch_idx, history, seconds_before, frames_before = 0, 0, 0, [], 0.0, 0
+    window_state = None
+    fingerprint = _fingerprint(cfg, seed)
+    state = checkpointing.load_checkpoint(ckpt_dir) if resume else None
+    if state is not None:
+        if state["fingerprint"] != fingerprint:
+            diff = {k: (state["fingerprint"].get(k), v) for k, v in fingerprint.items() if state["fingerprint"].get(k) != v}
+            raise ValueError(f"{ckpt_dir}: checkpoint written with other settings {diff} (old, new); delete it to restart")
+        objective.load_state_dict(state["objective"])
+        for o, s in zip(optims, state["optimizers"]):
+            o.optimizer.load_state_dict(s["optimizer"])
+            o.scheduler.load_state_dict(s["scheduler"])
+        step, epoch, batch_idx = state["step"], state["epoch"], state["batch"]
+        history, seconds_before, frames_before = state["history"], state["seconds"], state["frames"]
+        per_rank = state["per_rank"]  # RNG streams and partial log sums of every process
+        mine = per_rank[info.rank] if len(per_rank) == info.world_size else per_rank[0]
+        window_state = mine["window"]
+        determinism.set_rng_state(mine["rng"])
+        for name, gen in _generators(objective).items():
+            if name in mine.get("generators", {}):
+                gen.set_state(mine["generators"][name])
+    else:
+        determinism.seed_everything(determinism.derive_seed(seed, "train", info.rank))
+        if info.enabled:  # private streams would otherwise draw the same numbers on every process
+            for name, gen in _generators(objective).items():
+                gen.manual_seed(determinism.derive_seed(gen.initial_seed(), name, info.rank))
+
+    preempt = threading.Event()
+    old_handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            old_handlers[sig] = signal.signal(sig, lambda *_: preempt.set())
+
+    t0 = time.perf_counter()
+    frames_done = 0
+    extras: dict[str, float] = {}
+
+    def save() -> None:
+        per_rank = distributed.gather_objects({
+            "rng": determinism.rng_state(), "window": window.state_dict(),
+            "generators": {k: g.get_state() for k, g in _generators(objective).items()},
+        }, info)  # fmt: skip
+        if info.is_main:
+            checkpointing.save_checkpoint(ckpt_dir, {
+                "step": step, "epoch": epoch, "batch": batch_idx, "fingerprint": fingerprint,
+                "objective": objective.state_dict(),
+                "optimizers": [{"optimizer": o.optimizer.state_dict(), "scheduler": o.scheduler.state_dict()} for o in optims],
+                "per_rank": per_rank, "history": history, "seconds": seconds_before + time.perf_counter() - t0,
+                "frames": frames_before + frames_done,
+            })  # fmt: skip
+        distributed.barrier(info)
+
+    bar = None
+    if progress and info.is_main:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=step, desc="train", unit="step", dynamic_ncols=True)
+    window = _Window.from_state(window_state, device) if window_state else _Window()
+    model.train()
+    try:
+        while step < total:
+            sampler.set_epoch(epoch, batch_idx)
+            epoch_start = time.perf_counter()
+            for batch in loader:
+                frames = int(batch["lengths"].sum())
+                batch = _to_device(batch, device)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                    out = model(batch)
+                for o in optims:
+                    o.optimizer.zero_grad(set_to_none=True)
+                out["loss"].backward()
+                norms = {}
+                for o in optims:
+                    norms[o.name] = torch.nn.utils.clip_grad_norm_(o.params, o.clip if o.clip > 0 else float("inf"))
+                    o.optimizer.step()
+                    o.scheduler.step()
+                step += 1
+                batch_idx += 1
+                frames_done += frames
+                extras = {k: float(v) for k, v in (objective.on_step_end(step, total) or {}).items()}
+                window.add(out, norms, frames)
+                if bar is not None:
+                    bar.update(1)
+
+                if step % cfg.log_every == 0 or step == total:
+                    metrics = _reduce_window(window, optims, extras, info)
+                    metrics["epoch"] = float(epoch)
+                    if not math.isfinite(metrics.get("train/loss", 0.0)):
+                        raise FloatingPointError(f"non-finite loss at step {step}: {metrics}")
+                    history.append({"step": step, **metrics})
+                    if info.is_main:
+                        run.log_metrics(metrics, step=step)
+                        if bar is not None:
+                            bar.set_postfix(loss=f"{metrics['train/loss']:.4f}")
+                    window = _Window()
+                stop = distributed.any_process(preempt.is_set(), info)
+                if step % cfg.checkpoint_every == 0 or step == total or stop:
+                    save()
+                if stop:
+                    raise Preempted(step)
+                if step >= total:
+                    break
+            else:  # epoch exhausted
+                if info.is_main and batch_idx > 0:
+                    run.log_metrics({"perf/epoch_s": time.perf_counter() - epoch_start}, step=step)
+                    if on_epoch_end is not None:
+                        on_epoch_end(epoch, objective)
+                epoch, batch_idx = epoch + 1, 0
+                continue
+    finally:
+        if bar is not None:
+            bar.close()
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+
+    seconds = seconds_before + time.perf_counter() - t0
+    frames_t = torch.tensor([float(frames_before + frames_done)], device=device)
+    frames_all = float(distributed.all_reduce_sum(frames_t, info).item())
+    final: dict[str, Any] = {k: v for k, v in (history[-1] if history else {}).items() if k != "step"}
+    if val_dataset is not None and cfg.val_batches > 0 and len(val_dataset) >= info.world_size:
+        val = evaluate(model, val_dataset, cfg, info, seed=determinism.derive_seed(seed, "val"),
+                       max_batches=cfg.val_batches, collate_fn=collate_fn)  # fmt: skip
+        final.update(val)
+        if info.is_main and val:
+            run.log_metrics(val, step=step)
+    final.update(
+        steps=step, seconds=seconds, epochs=epoch + batch_idx / max(1, len(sampler.global_batches(epoch))),
+        frames_per_s=(frames_all / seconds) if seconds > 0 else 0.0, world_size=info.world_size,
+    )  # fmt: skip
+    final["history"] = history
+    return final
+
+
+def _reduce_window(window: _Window, optims: list[_Optim], extras: dict[str, float], info) -> dict[str, float]:
+    """Window means, averaged over processes; frames summed over processes."""
+    keys = sorted(window.terms)
+    gkeys = sorted(window.grad_norms)
+    vec = torch.stack([window.terms[k] for k in keys] + [window.grad_norms[k].float() for k in gkeys]) / window.steps
+    vec = distributed.all_reduce_sum(vec, info) / info.world_size
+    frames = distributed.all_reduce_sum(torch.tensor([float(window.frames)], device=info.device), info)
+    elapsed = time.perf_counter() - window.start
+    vals = vec.tolist()
+    metrics = {f"train/{k}": v for k, v in zip(keys, vals[: len(keys)])}
+    metrics.update({f"grad_norm/{k}": v for k, v in zip(gkeys, vals[len(keys) :])})
+    for o in optims:
+        metrics[f"lr/{o.name}"] = float(o.optimizer.param_groups[0]["lr"])
+    metrics.update({f"objective/{k}": v for k, v in extras.items()})  # e.g. EMA momentum
+    metrics["perf/frames_per_s"] = float(frames.item()) / max(elapsed, 1e-9)
+    metrics["perf/step_s"] = elapsed / window.steps
+    return metrics

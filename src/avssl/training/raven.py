@@ -1,0 +1,146 @@
+"""RAVEn pre-training objective (Haliassos et al., ICLR 2023): students, EMA teachers, predictors, losses.
+
+Per step: one span mask shared by both modalities; each teacher encodes its *unmasked* input (targets =
+final-LayerNorm output); each student encodes its masked input and predictors map it to targets:
+    video student -> predictor_cross  -> audio targets          (v->a, all non-padded frames)
+    audio student -> predictor_within -> audio targets          (a->a, masked frames only)
+                  -> predictor_cross  -> video targets          (a->v, all non-padded frames)
+Losses are negative cosine similarities; loss_video = v->a, loss_audio = a->a + a->v, loss = sum (the two
+modalities have disjoint parameters and separate optimisers, so one backward of the sum serves both).
+Module names mirror the official pre-training model (`model_video.predictor_cross.*`, ...).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from avssl.config.raven import RavenParams
+from avssl.models.raven import Predictor, RavenEncoder, build_encoder
+from avssl.training.ema import cosine_momentum, ema_update_, make_teacher, set_teacher_mode
+from avssl.training.masking import mask_audio, mask_video, span_mask
+
+
+class RavenBranch(nn.Module):
+    """One modality: student `encoder`, EMA `target_encoder`, and its predictors."""
+
+    def __init__(self, encoder: RavenEncoder, predictor_within: Predictor | None, predictor_cross: Predictor):
+        super().__init__()
+        self.encoder = encoder
+        self.predictor_within = predictor_within
+        self.predictor_cross = predictor_cross
+        self.target_encoder = make_teacher(encoder)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        mods = [self.encoder, self.predictor_within, self.predictor_cross]
+        return [p for m in mods if m is not None for p in m.parameters()]
+
+    @torch.no_grad()
+    def targets(self, x: torch.Tensor, padding_mask: torch.Tensor | None) -> torch.Tensor:
+        """Teacher output on the unmasked input. Training: dropout off, BatchNorm on batch statistics (official);
+        evaluation (objective.eval()): fully deterministic, running statistics untouched."""
+        if self.training:
+            set_teacher_mode(self.target_encoder)
+        else:
+            self.target_encoder.eval()
+        return self.target_encoder(x, padding_mask)
+
+
+def cosine_loss(pred: torch.Tensor, target: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
+    """Mean of -cos(pred, target) over frames where `select` (B, T) is True."""
+    neg_cos = -F.cosine_similarity(pred, target, dim=-1)
+    sel = select.to(neg_cos.dtype)
+    return (neg_cos * sel).sum() / sel.sum().clamp_min(1.0)
+
+
+class RavenObjective(nn.Module):
+    def __init__(self, p: RavenParams):
+        super().__init__()
+        self.p = p
+        cfg = p.encoder_config()
+        video, audio = build_encoder("video", **cfg), build_encoder("audio", **cfg)
+        adim = cfg["adim"]
+
+        def pred() -> Predictor:
+            return Predictor(adim, adim, p.predictor_width, p.predictor_heads, p.predictor_ffn,
+                             p.predictor_layers, p.dropout, p.attn_dropout)
+
+        self.model_video = RavenBranch(video, None, pred())
+        self.model_audio = RavenBranch(audio, pred(), pred())
+        self.generator = torch.Generator().manual_seed(p.seed)  # masking stream (re-seed per rank under DDP)
+
+    # The masking stream is part of the state, so resuming from a checkpoint continues the same masks.
+    def get_extra_state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state.to("cpu", torch.uint8))
+
+    # --- PretrainObjective contract ------------------------------------------------------------------------
+    def encoders(self) -> dict[str, nn.Module]:
+        return {"video": self.model_video.encoder, "audio": self.model_audio.encoder}
+
+    def param_groups(self) -> list[dict]:
+        common = dict(lr=self.p.effective_lr(), weight_decay=self.p.weight_decay, betas=tuple(self.p.betas),
+                      min_lr=self.p.min_lr, grad_clip=self.p.grad_clip)
+        return [dict(name="video", params=self.model_video.trainable_parameters(), **common),
+                dict(name="audio", params=self.model_audio.trainable_parameters(), **common)]
+
+    @torch.no_grad()
+    def on_step_end(self, step: int, total_steps: int) -> dict[str, float]:
+        m = cosine_momentum(step, total_steps, self.p.momentum_start, self.p.momentum_end)
+        for branch in (self.model_video, self.model_audio):
+            ema_update_(branch.target_encoder, branch.encoder, m)
+        return {"momentum": m}
+
+    def make_mask(self, lengths: torch.Tensor, T: int) -> torch.Tensor:
+        return span_mask(lengths, T, self.p.mask_prob, self.p.mask_span, self.p.mask_mode, self.p.min_masks,
+                         self.generator)
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        video, audio = batch["video"], batch["audio"]
+        if video.ndim == 5:  # (B, T, 1, H, W)
+            video = video.squeeze(2)
+        B, T = video.shape[:2]
+        audio = audio[:, : T * 640]
+        padding_mask = batch.get("padding_mask")
+        if padding_mask is None:
+            lengths = batch.get("lengths")
+            lengths = torch.full((B,), T, dtype=torch.long) if lengths is None else lengths
+            padding_mask = torch.arange(T, device=video.device)[None, :] >= lengths.to(video.device)[:, None]
+        padding_mask = padding_mask.to(video.device)
+        valid = ~padding_mask
+        mask = batch.get("mask")
+        if mask is None:
+            mask = self.make_mask(valid.sum(1), T)
+        mask = mask.to(video.device) & valid
+
+        z_video = self.model_video.targets(video, padding_mask)
+        z_audio = self.model_audio.targets(audio, padding_mask)
+
+        e_video = self.model_video.encoder(mask_video(video, mask), padding_mask)
+        e_audio = self.model_audio.encoder(mask_audio(audio, mask), padding_mask)
+        p_v2a = self.model_video.predictor_cross(e_video, padding_mask, token_mask=mask)
+        p_a2a = self.model_audio.predictor_within(e_audio, padding_mask, token_mask=mask)
+        p_a2v = self.model_audio.predictor_cross(e_audio, padding_mask, token_mask=mask)
+
+        loss_v2a = cosine_loss(p_v2a, z_audio, valid)
+        loss_a2a = cosine_loss(p_a2a, z_audio, mask)
+        loss_a2v = cosine_loss(p_a2v, z_video, valid)
+        loss_video, loss_audio = loss_v2a, loss_a2a + loss_a2v
+        mask_fraction = mask.sum() / valid.sum().clamp_min(1)
+        return {
+            "loss": loss_video + loss_audio,
+            "loss_video": loss_video.detach(), "loss_audio": loss_audio.detach(),
+            "loss_a2a": loss_a2a.detach(), "loss_a2v": loss_a2v.detach(), "loss_v2a": loss_v2a.detach(),
+            "mask_fraction": mask_fraction.detach().float(),
+        }
+
+
+def build_objective(params) -> RavenObjective:
+    """From the root Params (reads `params.raven`) or a RavenParams directly."""
+    p = params if isinstance(params, RavenParams) else getattr(params, "raven", None)
+    if p is None:
+        p = RavenParams()
+    return RavenObjective(p)

@@ -1,0 +1,124 @@
+"""Batching: augmentation, collate, frame-count bucket sampler (determinism, sharding, resume)."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from avssl.data.batching import VIDEO_MEAN, VIDEO_STD, ClipDataset, FrameBatchSampler, collate, frame_counts
+from test_training_fakes import FakeProcessedDataset
+
+
+@pytest.fixture(scope="module")
+def src():
+    return FakeProcessedDataset(n=24, seed=3)
+
+
+def test_frame_counts_from_index_and_fallback(src):
+    ids = src.ids(split="train")
+    assert frame_counts(src, ids) == [len(src[i]["video"]) for i in ids]
+
+    class NoIndex:
+        def __getitem__(self, k):
+            return src[k]
+
+    assert frame_counts(NoIndex(), ids[:3]) == [len(src[i]["video"]) for i in ids[:3]]
+
+
+def test_eval_item_is_centre_crop_normalised(src):
+    ds = ClipDataset(src, src.ids(), train=False, max_frames=None)
+    item = ds[0]
+    raw = src[src.ids()[0]]
+    expect = (torch.from_numpy(raw["video"][:, 4:92, 4:92]).float() / 255 - VIDEO_MEAN) / VIDEO_STD
+    assert torch.equal(item["video"], expect)
+    assert item["audio"].shape == (item["length"] * 640,)
+    assert item["face"].shape == (item["length"], 1, 16, 16)
+    assert item["face"].min() >= -1 and item["face"].max() <= 1
+
+
+def test_train_augmentation_depends_only_on_seed_epoch_index(src):
+    a = ClipDataset(src, src.ids(), train=True, seed=1, max_frames=10)
+    b = ClipDataset(src, src.ids(), train=True, seed=1, max_frames=10)
+    assert torch.equal(a[(5, 2)]["video"], b[(5, 2)]["video"])
+    assert a[(5, 2)]["length"] == 10
+    # different epochs give different crops/flips for at least one clip
+    assert any(not torch.equal(a[(i, 0)]["video"], a[(i, 1)]["video"]) for i in range(8))
+    # flips happen about half the time, audio stays aligned with the temporal crop
+    raw = src[src.ids()[5]]
+    it = a[(5, 2)]
+    starts = [s for s in range(len(raw["video"]) - 9) if np.array_equal(raw["audio"][s * 640 : (s + 10) * 640], it["audio"].numpy())]
+    assert len(starts) == 1
+
+
+def test_rgb_face_and_labels():
+    src = FakeProcessedDataset(n=4, seed=0, face_rgb=True)
+    ds = ClipDataset(src, src.ids(), train=False, labels=lambda meta: {"label": meta["label"]})
+    batch = collate([ds[0], ds[1], ds[2]])
+    assert batch["face"].shape[2] == 3 and batch["label"].tolist() == [0, 1, 2]
+
+
+def test_collate_pads_and_masks(src):
+    ds = ClipDataset(src, src.ids(), train=False)
+    samples = [ds[0], ds[1], ds[2]]
+    batch = collate(samples)
+    lengths = [s["length"] for s in samples]
+    t = max(lengths)
+    assert batch["video"].shape == (3, t, 88, 88) and batch["audio"].shape == (3, t * 640)
+    assert batch["face"].shape == (3, t, 1, 16, 16)
+    assert batch["lengths"].tolist() == lengths
+    assert batch["padding_mask"].dtype == torch.bool
+    for i, n in enumerate(lengths):
+        assert not batch["padding_mask"][i, :n].any() and batch["padding_mask"][i, n:].all()
+        assert (batch["video"][i, n:] == 0).all()
+    assert batch["clip_id"] == [s["clip_id"] for s in samples]
+
+
+def test_sampler_budget_coverage_determinism():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 60, size=101).tolist()
+    s = FrameBatchSampler(lengths, 200, num_buckets=4, seed=9)
+    batches = s.global_batches(0)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(101))  # multiple_of 1: every clip once
+    for b in batches:
+        assert len(b) == 1 or max(lengths[i] for i in b) * len(b) <= 200
+    assert batches == FrameBatchSampler(lengths, 200, num_buckets=4, seed=9).global_batches(0)
+    assert batches != s.global_batches(1)
+    assert batches != FrameBatchSampler(lengths, 200, num_buckets=4, seed=10).global_batches(0)
+    # buckets keep padding low
+    pad = sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
+    assert pad / sum(lengths) < 0.35
+
+
+def test_sampler_shards_equal_global_batch_and_resume():
+    lengths = list(range(10, 50))
+    one = FrameBatchSampler(lengths, 300, num_buckets=3, seed=1, multiple_of=2)
+    ranks = [FrameBatchSampler(lengths, 300, num_buckets=3, seed=1, rank=r, world_size=2, multiple_of=2) for r in range(2)]
+    for r in ranks:
+        r.set_epoch(3)
+    one.set_epoch(3)
+    full = list(one)
+    parts = [list(r) for r in ranks]
+    assert len(parts[0]) == len(parts[1]) == len(full)
+    for g, p0, p1 in zip(full, *parts):
+        assert len(p0) == len(p1)
+        assert sorted(g) == sorted(p0 + p1)
+        assert all(e == 3 for _, e in g)
+    one.set_epoch(3, start_batch=4)
+    assert list(one) == full[4:] and len(one) == len(full) - 4
+    with pytest.raises(ValueError):
+        FrameBatchSampler(lengths, 300, world_size=2, rank=0, multiple_of=3)
+
+
+def test_loader_independent_of_worker_count(src):
+    ds = ClipDataset(src, src.ids(split="train"), train=True, seed=4, max_frames=12)
+
+    def batches(workers):
+        s = FrameBatchSampler(ds.lengths, 60, num_buckets=2, seed=2)
+        s.set_epoch(1)
+        return list(DataLoader(ds, batch_sampler=s, num_workers=workers, collate_fn=collate))
+
+    a, b = batches(0), batches(2)
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x["clip_id"] == y["clip_id"] and torch.equal(x["video"], y["video"]) and torch.equal(x["audio"], y["audio"])

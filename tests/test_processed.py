@@ -1,0 +1,66 @@
+"""ProcessedDataset on hand-written shards + the crop/flip helpers (fast: no video decoding)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from avssl.data.processed import ProcessedDataset, center_crop, random_crop_flip  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory):
+    from bench_loader import fake_processed
+
+    root = tmp_path_factory.mktemp("proc")
+    fake_processed(root, n_clips=5, frames=7, per_shard=2)
+    return root
+
+
+def test_dataset_shapes_and_index(processed):
+    ds = ProcessedDataset(processed)
+    assert len(ds) == 5 and ds.ids() == [f"c{i:04d}" for i in range(5)] and ds.ids("val") == []
+    item = ds["c0003"]
+    assert item["video"].shape == (7, 96, 96) and item["video"].dtype == np.uint8
+    assert item["face"].shape == (7, 64, 64) and item["audio"].shape == (7 * 640,)
+    assert item["audio"].dtype == np.float32 and item["meta"]["shard"] == "shard-00001"
+    assert item["meta"]["frame_offset"] == 7 and ds.index[3]["clip_id"] == "c0003"
+    # clips do not overlap inside a shard
+    assert not np.array_equal(ds["c0002"]["video"], ds["c0003"]["video"])
+    assert ds.annotations("c0003") == {}
+    assert [x["meta"]["clip_id"] for x in ds] == ds.ids()
+    with pytest.raises(KeyError):
+        ds["nope"]
+
+
+def test_missing_dir_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="avssl preprocess"):
+        ProcessedDataset(tmp_path)
+
+
+def test_crop_and_flip():
+    v = np.arange(3 * 96 * 96, dtype=np.int64).reshape(3, 96, 96).astype(np.uint8)
+    c = center_crop(v, 88)
+    assert c.shape == (3, 88, 88) and np.array_equal(c, v[:, 4:92, 4:92])
+    rng = np.random.default_rng(0)
+    seen_flip = seen_plain = False
+    for _ in range(20):
+        out = random_crop_flip(v, 88, rng)
+        assert out.shape == (3, 88, 88) and out.flags.c_contiguous
+        # every output is some 88x88 window of v, flipped or not
+        for cand, flipped in ((out, False), (out[:, :, ::-1], True)):
+            hits = [(y, x) for y in range(9) for x in range(9) if np.array_equal(cand, v[:, y : y + 88, x : x + 88])]
+            if hits:
+                seen_flip |= flipped
+                seen_plain |= not flipped
+                break
+        else:
+            raise AssertionError("not a crop of the input")
+    assert seen_flip and seen_plain
+    a = random_crop_flip(v, 88, np.random.default_rng(5))
+    assert np.array_equal(a, random_crop_flip(v, 88, np.random.default_rng(5)))  # seeded = reproducible

@@ -1,0 +1,66 @@
+"""Report building blocks without MLflow: cells, de-duplication, ordering, rendering."""
+
+from __future__ import annotations
+
+import pytest
+
+from avssl.config.report import ReportParams
+from avssl.report.cells import Cell
+from avssl.report.labels import condition_sort_key
+from avssl.report.render import latex_escape, to_csv, to_latex, to_markdown
+from avssl.report.runs import RunRecord, latest_per_key
+from avssl.report.table import Table
+from avssl.report.tables import raven_wer
+from avssl.report.values import Formatter
+
+
+def _run(rid, start, acc, **tags):
+    base = dict(stage="evaluate", task="emotion", init="raven", mode="frozen", fraction="1.0", seed="0",
+                dataset="crema_d")
+    return RunRecord(rid, {**base, **tags}, {"accuracy.clean": acc}, start)
+
+
+def test_cell_mean_std_and_text():
+    c = Cell.of([(0.5, "a"), (0.6, "b"), (float("nan"), "c")], decimals=2, scale=100)
+    assert c.n == 2 and c.mean == pytest.approx(55.0) and c.std == pytest.approx(7.0710678)
+    assert c.text() == "55.00 ± 7.07" and c.run_ids == ("a", "b")
+    assert Cell.of([(None, "x")]) is None
+    assert Cell.of([(0.3, "x")]).text() == "0.3"
+
+
+def test_latest_run_wins_and_fraction_normalised():
+    runs = [_run("old", 1, 0.1), _run("new", 5, 0.2, fraction="1"), _run("other", 2, 0.3, seed="1")]
+    kept = latest_per_key(runs)
+    assert sorted(r.run_id for r in kept) == ["new", "other"]
+
+
+def test_conditions_clean_first_then_snr_descending():
+    conds = ["babble_-5", "white_0", "clean", "babble_10", "babble_0"]
+    assert sorted(conds, key=condition_sort_key) == ["clean", "babble_10", "babble_0", "babble_-5", "white_0"]
+
+
+def test_missing_cells_render_as_dash_everywhere():
+    t = Table("x", "X")
+    t.set("a_1", ("g", "c1"), Cell((1.0,), ("r1",)))
+    t.add_column(("g", "c2"))
+    assert "| – |" in to_markdown(t) or "– |" in to_markdown(t)
+    assert "& --" in to_latex(t) and r"a\_1" in to_latex(t)
+    assert ",missing," in to_csv(t)
+
+
+def test_latex_escape():
+    assert latex_escape("a_b & 50% #1") == r"a\_b \& 50\% \#1"
+
+
+def test_raven_wer_without_lrs3_has_no_paper_columns():
+    runs = [_run("v", 1, 0.0, task="vsr", dataset="synthetic", mode="finetuned")]
+    runs[0].metrics["wer.clean"] = 0.5
+    t = raven_wer(runs, Formatter())
+    assert all("paper" not in c[1] for c in t.columns) and not t.is_empty()
+
+
+def test_report_params_defaults_are_valid():
+    p = ReportParams()
+    assert "raven_wer" in p.tables and p.percent
+    with pytest.raises(Exception):
+        ReportParams(tables=["nope"])

@@ -1,0 +1,54 @@
+# Stage `finetune`: one job (and MLflow run) per (task, init, mode, label fraction, seed).
+# Two rules, one command: pre-trained inits depend on their pre-training job, scratch/random do not.
+
+
+rule finetune:
+    input:
+        *stage_inputs("finetune"),
+    output:
+        *stage_outputs("finetune"),
+    log:
+        "logs/finetune/{task}/{init}-{mode}-f{fraction}-s{seed}.log",
+    wildcard_constraints:
+        task=choices("finetune", "task"),
+        init=choices("finetune", "init"),
+        mode="frozen|finetuned",
+        fraction=r"[0-9.e-]+",
+        seed=r"\d+",
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=720,
+        gpu=1,
+    params:
+        sections=stage_params("finetune"),
+    conda:
+        GPU_ENV
+    shell:
+        stage_command("finetune")
+
+
+rule finetune_scratch:
+    input:
+        *stage_inputs("finetune_scratch"),
+    output:
+        *stage_outputs("finetune_scratch"),
+    log:
+        "logs/finetune/{task}/{init}-{mode}-f{fraction}-s{seed}.log",
+    wildcard_constraints:
+        task=choices("finetune_scratch", "task"),
+        init=choices("finetune_scratch", "init"),
+        mode="frozen|finetuned",
+        fraction=r"[0-9.e-]+",
+        seed=r"\d+",
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=720,
+        gpu=1,
+    params:
+        sections=stage_params("finetune_scratch"),
+    conda:
+        GPU_ENV
+    shell:
+        stage_command("finetune_scratch")

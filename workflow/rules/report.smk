@@ -1,0 +1,20 @@
+# Stage `report`: the papers' tables and figures, built from the study's MLflow runs.
+
+
+rule report:
+    input:
+        *stage_inputs("report"),
+    output:
+        *stage_outputs("report"),
+    log:
+        "logs/report.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        sections=stage_params("report"),
+    conda:
+        CPU_ENV
+    shell:
+        stage_command("report")
