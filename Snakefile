@@ -15,6 +15,9 @@ min_version("9.0")
 configfile: "params.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthesize.smk"
 include: "workflow/rules/preprocess.smk"

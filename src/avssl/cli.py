@@ -301,6 +301,15 @@ def _write_metrics(path: Path | None, metrics: dict) -> None:
         write_json(path, metrics)
 
 
+def _params_hash(params, *sections: str) -> str:
+    import hashlib
+    import json
+
+    dumped = params.model_dump(mode="json")
+    data = {"seed": params.study.seed, **{s: dumped[s] for s in sections}}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _record_run_id(config_json: Path, run_id: str | None) -> None:
     """Write the MLflow run id into a stage's config.json, so later stages can link their runs to it."""
     import json
@@ -325,7 +334,8 @@ def cmd_synth(args) -> None:
     threads = _threads(args)
     from avssl.data.synth import run_synth
 
-    with _tracking(args, params, "synthesize") as run:
+    # Synthesis reads no data: its "input" is the generator's params and seed.
+    with _tracking(args, params, "synthesize", input_hash=_params_hash(params, "synth")) as run:
         metrics = run_synth(params, args.output, run=run, threads=threads)
         run.log_metrics(metrics)
     _write_metrics(args.metrics, metrics)
@@ -430,8 +440,11 @@ def cmd_evaluate(args) -> None:
 def cmd_report(args) -> None:
     params = _load(args)
     from avssl.report import run_report
+    from avssl.tracking.provenance import fingerprint_dir
 
-    with _tracking(args, params, "report") as run:
+    evaluated = Path("results/evaluate")
+    input_hash = fingerprint_dir(evaluated) if evaluated.is_dir() else _params_hash(params, "report")
+    with _tracking(args, params, "report", input_hash=input_hash) as run:
         summary = run_report(params, args.output, run=run)
     print(f"avssl report: {summary}", file=sys.stderr)
 

@@ -44,8 +44,14 @@ def stage(name):
 
 
 def stage_command(name):
-    """The stage's avssl command line; Snakemake adds only the thread count and the log redirection."""
+    """The stage's avssl command line; Snakemake adds only the thread count and the log redirection.
+
+    GPU stages start through `{params.launch}`: `python -m avssl` on one GPU (exactly the DVC command), torchrun
+    with one process per GPU when the job's `gpu` resource asks for several (DDP, see the slurm profile).
+    """
     cli = stage(name).cli(tuple(PARAMS_FILES))
+    if stage(name).gpu:
+        cli = cli.replace(stage_table.PYTHON, "{params.launch}", 1)
     for wildcard in stage(name).wildcards:
         cli = cli.replace(f"{{{wildcard}}}", f"{{wildcards.{wildcard}}}")
     return f"{cli} --threads {{threads}} > {{log}} 2>&1"
@@ -81,6 +87,13 @@ def stage_params(name):
         return json.dumps({k: stage_table.params_value(RESOLVED, k) for k in keys}, sort_keys=True)
 
     return values
+
+
+def launcher(wildcards, resources):
+    gpus = int(getattr(resources, "gpu", 0) or 0)
+    if gpus > 1:
+        return f"torchrun --standalone --nproc_per_node={gpus} -m avssl"
+    return stage_table.PYTHON
 
 
 def choices(name, field):

@@ -22,6 +22,7 @@ rule finetune:
         gpu=1,
     params:
         sections=stage_params("finetune"),
+        launch=launcher,
     conda:
         GPU_ENV
     shell:
@@ -48,6 +49,7 @@ rule finetune_scratch:
         gpu=1,
     params:
         sections=stage_params("finetune_scratch"),
+        launch=launcher,
     conda:
         GPU_ENV
     shell:

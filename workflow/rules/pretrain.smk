@@ -17,6 +17,7 @@ rule pretrain:
         gpu=1,
     params:
         sections=stage_params("pretrain"),
+        launch=launcher,
     conda:
         GPU_ENV
     shell:

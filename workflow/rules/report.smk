@@ -5,7 +5,19 @@ rule report:
     input:
         *stage_inputs("report"),
     output:
-        *stage_outputs("report"),
+        report(
+            directory("results/tables"),
+            patterns=["{name}.md"],
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
+        "results/summary.json",
+        report(
+            directory("results/figures"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
     log:
         "logs/report.log",
     threads: 1

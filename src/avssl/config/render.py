@@ -12,12 +12,12 @@ import yaml
 from pydantic import BaseModel
 
 HEADER = """\
-# avssl params.yaml: the one config of the pipeline (Snakemake `configfile:`, DVC `params:`).
-# Validated by avssl.config.Params (unknown keys, wrong types and ranges stop a stage before any work).
-# This file is the `default` preset (`make run`); .test/params.yaml is the `tiny` preset (tests);
-# workflow/presets/*.yaml are overlays for the paper-scale settings:
-#   snakemake --cores all --configfile workflow/presets/<overlay>.yaml
-# Regenerate from the model with `make schema` after changing defaults in src/avssl/config/.
+# avssl params: the one config of the pipeline (Snakemake `configfile:`, DVC `params:`), validated by
+# avssl.config.Params (unknown keys, wrong types and ranges stop a stage before any work). Every key is
+# listed with its meaning; keys left out of a params file take the model defaults (the papers' values).
+# Presets: params.yaml = `default` (make run); .test/params.yaml = `tiny` (tests); workflow/presets/*.yaml =
+# paper-scale overlays (snakemake --cores all --configfile workflow/presets/<overlay>.yaml).
+# Re-render with comments after edits: avssl params --params FILE --output FILE
 """
 
 
@@ -45,7 +45,12 @@ def render_model(model: BaseModel, indent: str = "") -> list[str]:
             dumped = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
             if isinstance(dumped, (list, tuple)) and any(isinstance(v, BaseModel) for v in dumped):
                 dumped = [v.model_dump(mode="json") for v in dumped]
-            lines.append(f"{indent}{name}: {_scalar(_jsonable(dumped))}")
+            dumped = _jsonable(dumped)
+            if isinstance(dumped, list) and dumped and all(isinstance(v, dict) for v in dumped):
+                lines.append(f"{indent}{name}:")  # one flow mapping per line: diff-friendly
+                lines += [f"{indent}  - {_scalar(v)}" for v in dumped]
+            else:
+                lines.append(f"{indent}{name}: {_scalar(dumped)}")
     return lines
 
 

@@ -57,7 +57,9 @@ def loop_params(params: Any, task: str, typical_frames: int):
         log_every=max(1, base.log_every),
         checkpoint_every=base.checkpoint_every,
         keep_checkpoint=base.keep_checkpoint,
-        val_batches=base.val_batches,
+        # The whole val split (it is small): train.val_batches (1 for pre-training) would score only the
+        # first, shortest batch -- a few clips of one speaker -- which made val/acc read 0.0 for every task.
+        val_batches=10**9 if base.val_batches > 0 else 0,
     )
 
 
