@@ -26,14 +26,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 CHANCE = {"emotion": 1 / 6, "words_audio": 1 / 30, "words_video": 1 / 30}
 
 # Measured clean accuracies of the tiny DAG (filled from the runs documented in the module docstring).
+# Tiny DAG, 2 cores, seed 0 (clean / babble 10 / babble -5 dB):
+#   emotion shukla_audio-frozen f1   0.375 / 0.208 / 0.125   (f0.5: 0.292 / 0.146 / 0.146)
+#   words_audio shukla_audio-frozen  0.275 / 0.050 / 0.025
+#   affect scratch-finetuned CCC arousal/valence 0.156 / 0.133; shukla_multitask-frozen 0.129 / 0.114;
+#   random-frozen 0.000 / 0.000 (before the fix every affect job read 0.00)
+#   vsr scratch: WER 0.963 (greedy CTC 1.0) -- sentence recognition does not learn at tiny size yet.
 MEASURED = {
-    ("emotion", "shukla_audio-frozen", 1.0): None,
-    ("words_audio", "shukla_audio-frozen", 1.0): None,
+    ("emotion", "shukla_audio-frozen", 1.0): 0.375,
+    ("words_audio", "shukla_audio-frozen", 1.0): 0.275,
 }
 
 
 def _metrics(tiny_dag: Path, task: str, run: str, fraction: float, seed: int = 0) -> dict:
-    path = tiny_dag / "results" / "evaluate" / task / run / f"f{fraction}-s{seed}" / "metrics.json"
+    path = tiny_dag / "results" / "evaluate" / task / run / f"f{fraction:g}-s{seed}" / "metrics.json"
     assert path.is_file(), f"missing {path}: is the job still in .test/params.yaml finetune.jobs?"
     return json.loads(path.read_text())["conditions"]
 
@@ -45,13 +51,13 @@ def _audio_classification_runs(tiny_dag: Path):
 
 
 def test_emotion_well_above_chance(tiny_dag):
-    """Emotion from frozen shukla_audio features: chance 16.7 %; threshold 30 %."""
+    """Emotion from frozen shukla_audio features: chance 16.7 %, measured 37.5 %; threshold 27 % (13/48)."""
     acc = _metrics(tiny_dag, "emotion", "shukla_audio-frozen", 1.0)["clean"]["accuracy"]
-    assert acc >= 0.30, f"emotion accuracy {acc:.3f} (chance {CHANCE['emotion']:.3f})"
+    assert acc >= 0.27, f"emotion accuracy {acc:.3f} (chance {CHANCE['emotion']:.3f})"
 
 
 def test_words_from_audio_well_above_chance(tiny_dag):
-    """Isolated words from frozen shukla_audio features: chance 3.3 %; threshold 15 % (6/40 clips)."""
+    """Isolated words from frozen shukla_audio features: chance 3.3 %, measured 27.5 %; threshold 15 % (6/40)."""
     acc = _metrics(tiny_dag, "words_audio", "shukla_audio-frozen", 1.0)["clean"]["accuracy"]
     assert acc >= 0.15, f"words_audio accuracy {acc:.3f} (chance {CHANCE['words_audio']:.3f})"
 
@@ -73,3 +79,12 @@ def test_accuracy_falls_as_snr_drops(tiny_dag):
                 assert curve[0] >= curve[-1] + margin, f"{task} {run} {noise}: clean {curve[0]} vs {snrs[-1]} dB {curve[-1]}"
             checked += 1
     assert checked, "no audio classification runs evaluated under noise"
+
+
+def test_affect_ccc_above_zero(tiny_dag):
+    """Per-frame arousal/valence: a trained encoder tracks them (measured mean CCC 0.145 scratch, 0.12
+    shukla_multitask frozen; chance 0.0); threshold 0.05."""
+    for run in ("scratch-finetuned", "shukla_multitask-frozen"):
+        c = _metrics(tiny_dag, "affect", run, 1.0)["clean"]
+        ccc = (c["ccc_arousal"] + c["ccc_valence"]) / 2
+        assert ccc >= 0.05, f"affect {run}: mean CCC {ccc:.3f}"

@@ -1,0 +1,104 @@
+"""Whole-workflow figures (issue targets): wall time and peak memory of a full run, and of no-op re-runs.
+
+    python bench/bench_workflow.py --directory .test     # tiny preset in a temporary copy (minutes)
+    python bench/bench_workflow.py                       # default preset = `make run` (about 10 minutes)
+
+Runs `snakemake --cores N` in a fresh copy of the checkout, then times a no-op `snakemake` and, with the
+preset as params.yaml, a no-op `dvc repro` after `dvc commit` of the finished outputs. Peak memory is the
+largest resident set of any single process (ru_maxrss of the children) and the sampled total over all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def copy_checkout(dest: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.split()  # fmt: skip
+    for name in files:
+        if (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=b", "-c", "user.email=b@b",
+                                                              "commit", "-qm", "bench"]):  # fmt: skip
+        subprocess.run(cmd, cwd=dest, check=True)
+
+
+def total_rss_kb() -> int:
+    """Resident memory of all processes on the machine that belong to this process tree (from /proc)."""
+    mine, total = os.getpid(), 0
+    parents = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().split()
+                parents[int(pid)] = (int(stat[3]), int(stat[23]) * (resource.getpagesize() // 1024))
+            except (OSError, IndexError):
+                pass
+    for pid, (ppid, rss) in parents.items():
+        p = pid
+        while p in parents and p != mine:
+            p = parents[p][0]
+        if p == mine and pid != mine:
+            total += rss
+    return total
+
+
+def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int]:
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], total_rss_kb())
+            time.sleep(0.5)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    t0 = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done.set()
+    return time.perf_counter() - t0, peak[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--directory", default=".", help="'.' = default preset (make run), '.test' = tiny preset")
+    ap.add_argument("--cores", type=int, default=2)
+    args = ap.parse_args()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "repo"
+        root.mkdir()
+        copy_checkout(root)
+        env["PYTHONPATH"] = str(root / "src")
+        smk = [str(BIN / "snakemake"), "--cores", str(args.cores), "--directory", args.directory]
+        full, peak_total = timed(smk, root, env)
+        maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        noop, _ = timed(smk, root, env)
+        print(f"preset {args.directory!r}: full run {full:.0f} s on {args.cores} cores; peak memory: "
+              f"{maxrss / 1024:.0f} MB largest process, {peak_total / 1024:.0f} MB all processes together")
+        print(f"no-op snakemake: {noop:.1f} s (target <= 5 s)")
+        if args.directory == ".":
+            dvc = [str(BIN / "dvc")]
+            subprocess.run(dvc + ["commit", "--force"], cwd=root, env=env, check=True, capture_output=True)
+            noop_dvc, _ = timed(dvc + ["repro"], root, env)
+            print(f"no-op dvc repro (after dvc commit of the Snakemake outputs): {noop_dvc:.1f} s (target <= 3 s)")
+
+
+if __name__ == "__main__":
+    main()
