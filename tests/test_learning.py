@@ -75,16 +75,16 @@ def test_accuracy_falls_as_snr_drops(tiny_dag):
             curve = [cond["clean"]["accuracy"]] + [cond[f"{noise}_{s:g}"]["accuracy"] for s in snrs]
             for hi, lo in zip(curve, curve[1:]):
                 assert lo <= hi + tol, f"{task} {run} {job} {noise}: {curve} rises by more than {tol}"
-            if "shukla_audio" in run and job.startswith("f1.0"):
+            if "shukla_audio" in run and job.startswith("f1-"):
                 assert curve[0] >= curve[-1] + margin, f"{task} {run} {noise}: clean {curve[0]} vs {snrs[-1]} dB {curve[-1]}"
             checked += 1
     assert checked, "no audio classification runs evaluated under noise"
 
 
 def test_affect_ccc_above_zero(tiny_dag):
-    """Per-frame arousal/valence: a trained encoder tracks them (measured mean CCC 0.145 scratch, 0.12
-    shukla_multitask frozen; chance 0.0); threshold 0.05."""
-    for run in ("scratch-finetuned", "shukla_multitask-frozen"):
+    """Per-frame arousal/valence: a pre-trained encoder tracks them (measured mean CCC 0.12 shukla_multitask
+    frozen; a random frozen encoder 0.00; chance 0.0); threshold 0.05."""
+    for run in ("shukla_multitask-frozen",):
         c = _metrics(tiny_dag, "affect", run, 1.0)["clean"]
         ccc = (c["ccc_arousal"] + c["ccc_valence"]) / 2
         assert ccc >= 0.05, f"affect {run}: mean CCC {ccc:.3f}"

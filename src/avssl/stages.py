@@ -30,7 +30,8 @@ def pretrain_jobs(params: dict) -> list[dict]:
 
 
 def finetune_jobs(params: dict) -> list[dict]:
-    """Every fine-tuning job: the explicit `finetune.jobs` list, or the grid tasks x inits x modes x fractions x seeds.
+    """Every fine-tuning job: the explicit `finetune.jobs` list, or the grid tasks x inits x modes x fractions x seeds
+    plus `finetune.extra_jobs`.
 
     Video tasks only use `scratch` and `raven`; `scratch` is always fine-tuned and `random` always frozen;
     pre-trained inits must be pre-trained (in pretrain.methods).
@@ -49,6 +50,7 @@ def finetune_jobs(params: dict) -> list[dict]:
                     for fraction in ft["label_fractions"]:
                         for seed in ft["seeds"]:
                             jobs.append({"task": task, "init": init, "mode": mode, "fraction": fraction, "seed": seed})
+    jobs += [dict(j) for j in ft.get("extra_jobs", [])]
     methods = set(params["pretrain"]["methods"])
     out = []
     for job in jobs:

@@ -105,6 +105,10 @@ class FinetuneParams(Section):
         [], description="Explicit job list; when non-empty it replaces the grid tasks x inits x modes x fractions x seeds "
         "(the tiny preset covers every method and task with a few jobs this way).",
     )
+    extra_jobs: list[FinetuneJob] = Field(
+        [], description="Jobs run in addition to the grid (e.g. a few small-label-fraction runs for the small-data "
+        "table without multiplying the whole grid).",
+    )
     tasks: list[TaskName] = Field(["emotion", "affect", "words_audio", "words_video", "asr", "vsr"],
                                   description="Downstream tasks to run (keys of avssl.tasks.TASKS).")
     encoder_modes: list[Literal["frozen", "finetuned"]] = Field(
