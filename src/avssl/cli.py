@@ -283,14 +283,16 @@ def _load(args) -> "object":
         raise CliError(str(exc)) from None
 
 
-def _threads(args) -> int:
+def _threads(args, torch_threads: int | None = None) -> int:
+    """Worker count for the stage. Training/evaluation stages pin torch to ONE intra-op thread on CPU: float
+    sums then do not depend on the machine's core count, so the same params + seed give bit-identical results
+    under Snakemake, DVC or by hand (parallelism comes from running jobs side by side, or DDP processes)."""
     n = getattr(args, "threads", 0) or os.cpu_count() or 1
-    try:
+    if torch_threads is not None:
         import torch
 
-        torch.set_num_threads(max(1, n))
-    except ImportError:
-        pass
+        torch.set_num_threads(torch_threads)
+        return torch_threads
     return n
 
 
@@ -373,7 +375,7 @@ def cmd_pretrain(args) -> None:
     params = _load(args)
     if not (args.input / "index.csv").is_file():
         raise CliError(f"--input {args.input}: no index.csv (run `avssl preprocess` first)")
-    threads = _threads(args)
+    threads = _threads(args, torch_threads=1)
     from avssl.tracking.provenance import fingerprint_dir
     from avssl.training.loop import Preempted
     from avssl.training.pretrain import run_pretrain
@@ -409,7 +411,7 @@ def cmd_finetune(args) -> None:
         raise CliError(f"--init {args.init} needs --pretrained (e.g. results/pretrain/{args.init})")
     if not (args.input / "index.csv").is_file():
         raise CliError(f"--input {args.input}: no index.csv (run `avssl preprocess` first)")
-    threads = _threads(args)
+    threads = _threads(args, torch_threads=1)
     from avssl.tasks.finetune import run_finetune
     from avssl.tracking.provenance import fingerprint_dir
     from avssl.training.loop import Preempted
@@ -429,7 +431,7 @@ def cmd_evaluate(args) -> None:
     _check_fraction(args)
     if not (args.finetuned / "config.json").is_file():
         raise CliError(f"--finetuned {args.finetuned}: no config.json (run `avssl finetune` first)")
-    threads = _threads(args)
+    threads = _threads(args, torch_threads=1)
     from avssl.tasks.evaluate import run_evaluate
     from avssl.tracking.provenance import fingerprint_dir
 

@@ -173,7 +173,7 @@ STAGES: tuple[Stage, ...] = (
         params=("study", "pretrain", "train", "raven", "shukla"),
         grid=pretrain_jobs,
         wildcards=("method",),
-        threads="2",
+        threads="1",
         gpu=True,
         description="Self-supervised pre-training, one job per method.",
     ),

@@ -10,7 +10,7 @@ rule pretrain:
         "logs/pretrain/{method}.log",
     wildcard_constraints:
         method=choices("pretrain", "method"),
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=720,

@@ -62,8 +62,38 @@ class FinetuneObjective(nn.Module):
             x = self.noise_augment(x, n_valid, batch.get("speaker"))
         return x
 
+    def _cacheable(self, batch: dict) -> bool:
+        """Frozen audio encoder, no input augmentation: its features never change, so compute them once.
+
+        Training only (evaluation feeds the same clip ids with different noise); video is excluded (random
+        crops/flips change the input each epoch), and so is any objective that augments its input."""
+        return (self.training and self.freeze_encoder and self.modality == "audio" and self.noise_augment is None
+                and type(self).augment_input is FinetuneObjective.augment_input and "clip_id" in batch
+                and "lengths" in batch)  # fmt: skip
+
+    def _cached_features(self, batch: dict) -> torch.Tensor:
+        """Per-clip features computed alone (batch of one, no padding), so they do not depend on which clips
+        share a batch: a resumed or re-ordered run sees exactly the same numbers."""
+        cache = self.__dict__.setdefault("_feature_cache", {})
+        x, lengths = batch[self.modality], batch["lengths"]
+        feats = []
+        for b, clip in enumerate(batch["clip_id"]):
+            if clip not in cache:
+                n = int(lengths[b])
+                with torch.no_grad():
+                    cache[clip] = self.encoder(x[b : b + 1, : n * 640])[0].detach()
+            feats.append(cache[clip])
+        t = max(int(lengths.max()), max(f.shape[0] for f in feats))
+        out = feats[0].new_zeros(len(feats), t, feats[0].shape[-1])
+        for b, f in enumerate(feats):
+            out[b, : f.shape[0]] = f
+        return out
+
     def encode(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(features (B, T, D), padding mask (B, T) or None); inputs are augmented in train mode."""
+        if self._cacheable(batch):
+            feats = self._cached_features(batch)
+            return feats, frame_padding_mask(batch, feats.shape[1])
         x = batch[self.modality]
         if self.training:
             x = self.augment_input(x, batch)
