@@ -144,10 +144,15 @@ def test_bad_inputs_are_rejected_not_lost(tmp_path):
     assert (out2 / "index.csv").is_file() and len(read_csv(out2 / "rejects.csv")) == 9
 
 
-def test_landmarks_backend_missing_gives_clear_error(corpus, tmp_path):
-    import importlib.util
+def test_landmarks_backend_missing_gives_clear_error(corpus, tmp_path, monkeypatch):
+    import sys
 
-    if importlib.util.find_spec("avssl.preprocessing.landmark_align") is not None:
-        pytest.skip("landmark_align exists")
+    monkeypatch.setitem(sys.modules, "avssl.preprocessing.landmark_align", None)  # import now fails
     with pytest.raises(PreprocessError, match="landmark_align"):
         run_preprocess(tiny_params(locator="landmarks"), corpus, tmp_path / "o")
+
+
+def test_parallel_run_is_identical(full_run, corpus, tmp_path):
+    out, _ = full_run
+    run_preprocess(tiny_params(), corpus, tmp_path / "par", threads=2)
+    assert digest(tmp_path / "par") == digest(out)

@@ -40,7 +40,14 @@ class PreprocessParams(Section):
     detection_smooth_keyframes: int = Field(
         3, ge=0, le=50, description="Half-window (in key frames) averaging detector-vs-tracker residuals."
     )
-    smooth_frames: int = Field(2, ge=0, le=25, description="Half-window (frames) of the final mouth-track smoothing.")
+    mouth_refine: bool = Field(
+        True, description="Re-measure the mouth row in every frame (lip line / open mouth) instead of a fixed offset."
+    )
+    mouth_line_offset: float = Field(
+        0.024, ge=-0.3, le=0.3,
+        description="Lip centre minus measured mouth row, in face widths (the lower lip is the thicker one).",
+    )
+    smooth_frames: int = Field(1, ge=0, le=25, description="Half-window (frames) of the final mouth-track smoothing.")
     # --- acceptance ----------------------------------------------------------------------------------
     min_frames: int = Field(5, ge=1, description="Clips with fewer frames are rejected (too_short).")
     max_no_face_fraction: float = Field(

@@ -124,7 +124,14 @@ class HaarLocator:
             found = [r for k, b in zip(keys, kbox) if (r := self.mouth_offset(small[k], b)) is not None]
             if len(found) >= max(1, len(keys) // 5):
                 rel = np.median(np.stack(found), axis=0)
-        mouth = moving_average(centre + rel[None] * width[:, None], p.smooth_frames)
+        mouth = centre + rel[None] * width[:, None]
+        if p.mouth_refine:
+            y = np.array([mouth_line_y(small[t], mouth[t], width[t]) for t in range(T)])
+            ok = np.isfinite(y)
+            if ok.any():
+                y = np.interp(np.arange(T), np.flatnonzero(ok), y[ok]) + p.mouth_line_offset * width
+                mouth[:, 1] = y
+        mouth = centre + moving_average(mouth - centre, p.smooth_frames)
 
         box = np.concatenate([centre - width[:, None] / 2, width[:, None], width[:, None]], axis=1)
         return Track(
@@ -173,3 +180,25 @@ class HaarLocator:
         run(range(k0, T))
         run(range(k0, -1, -1))
         return out
+
+
+def mouth_line_y(gray: np.ndarray, prior: np.ndarray, width: float) -> float:
+    """Row of the mouth (lip line or open cavity) near `prior`: centroid of small dark structures.
+
+    A black-hat filter (closing minus image) keeps dark features smaller than a mouth-sized ellipse
+    (the line between the lips, an open mouth) and suppresses shading; a Gaussian around the prior keeps
+    nostrils and chin out. Vertical only: the horizontal centre comes from the face track, which is steadier.
+    """
+    cx, cy = float(prior[0]), float(prior[1])
+    x0, x1 = int(max(0, cx - 0.25 * width)), int(min(gray.shape[1], cx + 0.25 * width))
+    y0, y1 = int(max(0, cy - 0.2 * width)), int(min(gray.shape[0], cy + 0.2 * width))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return float("nan")
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.4 * width) | 1, int(0.2 * width) | 1))
+    bh = cv2.morphologyEx(gray[y0:y1, x0:x1], cv2.MORPH_BLACKHAT, k).astype(np.float32)
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5
+    gauss = np.exp(-0.5 * (((xs - cx) / (0.12 * width)) ** 2 + ((ys - cy) / (0.1 * width)) ** 2))
+    wgt = bh * bh * gauss
+    total = float(wgt.sum())
+    return float((wgt * ys).sum() / total) if total > 0 else float("nan")
