@@ -19,6 +19,11 @@ from avssl.data.synth.plan import ClipSpec
 FPS = 25
 WORD_FRAMES = 29  # 1.16 s, as in LRW
 FOURCC = "mp4v"  # deterministic here and read back by OpenCV; H.264 is not available
+COLUMNS = (
+    "clip_id", "speaker", "split", "kind", "text", "word", "emotion", "n_frames", "n_samples", "duration_s",
+    "voice", "gender", "pitch", "pitch_range", "rate", "volume", "emotion_strength", "arousal_mean",
+    "valence_mean", "speech_start_s", "speech_end_s", "n_words", "viseme_group", "clip_seed",
+)  # metadata.csv columns, in order
 
 
 @lru_cache(maxsize=64)
@@ -160,6 +165,7 @@ def make_clip(spec: ClipSpec, sp, out_dir: Path, config_hash: str = "") -> dict:
         "viseme_group": vocab.viseme_group(spec.word) if spec.word else -1,
         "clip_seed": str(spec.seed),
     }
+    assert tuple(row) == COLUMNS
     meta = {
         "config_hash": config_hash,
         "row": row,

@@ -37,7 +37,10 @@ class MouthWarper:
         dist = np.where(ys < lip_mid, (lip_mid - ys) / (lip_mid - self.y0), (ys - lip_mid) / (self.y1 - lip_mid))
         self.wy = np.clip(1 - dist, 0, 1) ** 1.5
         self.mouth_ellipse = np.clip(1 - np.abs(u) / 0.95, 0, 1)
-        self.base = None
+        # per-clip constant parts of the maps (the per-frame part is separable or a scalar multiple)
+        self.rows = np.arange(self.y0, self.y1, dtype=np.float64)
+        self.smile_term = (self.smile * 3.0 * self.u2 * self.wy).astype(np.float32)
+        self.round_term = (self.wx * self.wy * (xs - xc)).astype(np.float32)
 
     def gap(self, openness: float) -> float:
         return max(0.0, (openness + 0.15 * self.jaw) * MAX_GAP)
@@ -51,29 +54,24 @@ class MouthWarper:
         return upper, lower
 
     def apply(self, canvas: np.ndarray, openness: float, rounding: float, spreading: float) -> None:
+        """Rewrite the mouth region of ``canvas`` (a copy of the identity image) for one frame."""
         import cv2
 
         ident = self.ident
         upper, lower = self.lips(openness)
-        ys_src = np.interp(
-            self.ys.ravel(), [self.y0, upper, lower, self.y1], [self.y0, ident.lip_upper, ident.lip_lower, self.y1]
-        ).reshape(self.ys.shape)
-        map_y = self.ys + self.wx * (ys_src - self.ys) + self.smile * 3.0 * self.u2 * self.wy
+        rows_src = np.interp(
+            self.rows, [self.y0, upper, lower, self.y1], [self.y0, ident.lip_upper, ident.lip_lower, self.y1]
+        ).astype(np.float32)
+        map_y = self.ys + self.wx * (rows_src - self.rows.astype(np.float32))[:, None] + self.smile_term
         sx = 1 + 0.2 * spreading - 0.3 * rounding + 0.1 * self.spread_bias
-        map_x = self.xs + self.wx * self.wy * ((self.xs - ident.x_centre) / sx + ident.x_centre - self.xs)
-        if self.base is None:
-            self.base = ident.image
-        roi = cv2.remap(
-            self.base, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REFLECT,
-        )  # fmt: skip
+        map_x = self.xs + self.round_term * np.float32(1 / sx - 1)
+        roi = cv2.remap(ident.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         g = lower - upper
         g0 = ident.lip_lower - ident.lip_upper
         if g > g0:  # mouth open wider than in the photo: dark cavity below the teeth
-            frac = (self.ys - upper) / g
-            alpha = np.clip((frac - 0.45) / 0.3, 0, 1) * (frac < 1.0) * (frac > 0) * self.mouth_ellipse
-            alpha *= min(1.0, (g - g0) / g0)
-            a = alpha[..., None]
+            frac = (self.rows - upper) / g
+            col = np.clip((frac - 0.45) / 0.3, 0, 1) * (frac < 1.0) * (frac > 0) * min(1.0, (g - g0) / g0)
+            a = (col[:, None] * self.mouth_ellipse)[..., None].astype(np.float32)
             roi = (roi * (1 - a) + CAVITY_BGR * a).astype(np.uint8)
         canvas[self.y0 : self.y1, self.x0 : self.x1] = roi
 

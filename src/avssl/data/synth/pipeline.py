@@ -50,7 +50,9 @@ def _done(spec: ClipSpec, out: Path, chash: str) -> dict | None:
     meta = load_meta(npz)
     if meta is None or meta.get("config_hash") != chash:
         return None
-    return meta["row"]
+    from avssl.data.synth.clip import COLUMNS
+
+    return {k: meta["row"][k] for k in COLUMNS}
 
 
 def _csv_text(rows: list[dict]) -> str:
