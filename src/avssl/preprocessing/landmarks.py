@@ -7,6 +7,8 @@ Frames whose landmarks are all NaN count as "no face".
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 from avssl.preprocessing.errors import ClipRejected, PreprocessError
@@ -15,8 +17,8 @@ from avssl.preprocessing.locator import Track
 
 def load_align():
     """The landmark_align module, or a PreprocessError that says what is missing."""
-    try:
-        from avssl.preprocessing import landmark_align
+    try:  # import_module consults sys.modules first, so a blocked/broken module is reported here
+        landmark_align = importlib.import_module("avssl.preprocessing.landmark_align")
     except ImportError as exc:
         raise PreprocessError(
             "preprocess.locator=landmarks needs avssl.preprocessing.landmark_align (crop_mouths), "
