@@ -52,3 +52,37 @@ def test_snakemake_and_dvc_run_the_same_commands_on_the_same_files():
     assert set(smk) == set(dvc)
     for command in smk:
         assert smk[command] == dvc[command], command
+
+
+def test_a_real_dataset_starts_from_its_index_in_both_tools(tmp_path):
+    """study.dataset = crema_d: `index` + `preprocess_part_dataset` replace `synthesize` + `preprocess_part`."""
+    import shutil
+
+    import yaml
+
+    from avssl.config import load_params
+    from avssl.workflow_files import render_dvc_yaml
+
+    root = tmp_path / "raw" / "crema_d"
+    root.mkdir(parents=True)
+    shutil.copy2(REPO / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
+    (tmp_path / "src").symlink_to(REPO / "src")
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["study"]["dataset"] = "crema_d"
+    data["datasets"]["crema_d_root"] = "raw/crema_d"
+    data["finetune"].update(tasks=["emotion"], inits=["scratch"], extra_jobs=[])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    (tmp_path / "dvc.yaml").write_text(render_dvc_yaml(str(tmp_path / "params.yaml")))
+    subprocess.run([tool("dvc"), "init", "--no-scm", "-q"], cwd=tmp_path, check=True, env=env_with_venv())
+    smk, dvc = snakemake_jobs(tmp_path), dvc_jobs(tmp_path)
+    assert set(smk) == set(dvc) and all(smk[c] == dvc[c] for c in smk)
+    commands = sorted(smk)
+    assert not any(" synth " in c for c in commands)
+    index = [c for c in commands if " index " in c]
+    assert index == ["python -m avssl index --params params.yaml --dataset crema_d --output data/index/crema_d.csv"]
+    assert smk[index[0]][0] == {"raw/crema_d"}  # the raw folder is a dependency of the index
+    parts = [c for c in commands if "--shard-group" in c]
+    assert len(parts) == load_params([tmp_path / "params.yaml"]).preprocess.shard_groups
+    assert all("--dataset crema_d --input data/index/crema_d.csv" in c for c in parts)
+

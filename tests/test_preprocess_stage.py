@@ -89,6 +89,32 @@ def test_shard_groups_then_merge_equal_full_run(full_run, corpus, tmp_path):
     assert digest(out2) == digest(out)
 
 
+def test_part_folders_merge_into_the_full_run(full_run, corpus, tmp_path):
+    """The workflow's scale-out: each shard-group job owns a part folder; merging them equals one full run."""
+    from avssl.preprocessing import merge_parts
+
+    out, _ = full_run
+    parts = [tmp_path / "parts" / str(i) for i in range(2)]
+    for i, part in enumerate(parts):
+        run_preprocess(tiny_params(shard_groups=2), corpus, part, shard_group=(i, 2))
+    assert sorted(p.name for p in (parts[1] / "shards").iterdir()) == ["shard-00001"]
+    with pytest.raises(PreprocessError, match="shard-00001.*did every shard-group job finish"):
+        merge_parts(parts[:1], tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()  # a failed merge leaves nothing behind
+    m = merge_parts(parts, tmp_path / "merged")
+    assert m["n_parts"] == 2 and m["n_clips"] == 5 and m["n_shards"] == 3
+    assert digest(tmp_path / "merged") == digest(out)
+    shard = tmp_path / "merged" / "shards" / "shard-00001"
+    original = parts[1] / "shards" / "shard-00001"
+    same = [f.name for f in shard.iterdir() if f.stat().st_ino == (original / f.name).stat().st_ino]
+    assert same, "shard files are hard-linked, not copied"
+    # a part made with other params or input cannot be mixed in
+    other = tmp_path / "other"
+    run_preprocess(tiny_params(crop_size=64), corpus, other, shard_group=(1, 2))
+    with pytest.raises(PreprocessError, match="plan.json differs"):
+        merge_parts([parts[0], other], tmp_path / "merged2")
+
+
 def test_changed_params_refuse_the_output_dir(full_run, corpus):
     out, _ = full_run
     with pytest.raises(PreprocessError, match="different params"):

@@ -14,7 +14,7 @@ from conftest import REPO, env_with_venv, tool
 
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 GPU_RULES = {"pretrain", "finetune", "finetune_scratch"}
-CPU_RULES = {"synthesize", "preprocess", "evaluate", "report"}
+CPU_RULES = {"synthesize", "preprocess_part", "preprocess", "evaluate", "report"}
 
 
 def _copy_tree(dst: Path) -> None:
@@ -91,11 +91,11 @@ def test_gpu_rules_ask_for_gpus_and_cpus_per_gpu(dry_run):
 
 def test_cpu_rules_ask_for_no_gpu(dry_run):
     present = CPU_RULES & set(dry_run)
-    assert {"synthesize", "preprocess"} <= present
+    assert {"synthesize", "preprocess_part", "preprocess"} <= present
     for rule in present:
         for res in dry_run[rule]:
             assert "gpu" not in res and int(res["cpus_per_task"]) >= 1 and int(res["runtime"]) > 0, rule
-    assert int(dry_run["preprocess"][0]["cpus_per_task"]) == 16
+    assert int(dry_run["preprocess_part"][0]["cpus_per_task"]) == 16 and len(dry_run["preprocess_part"]) >= 2
 
 
 def test_set_resources_for_unknown_rules_is_not_an_error(tmp_path):

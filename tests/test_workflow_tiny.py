@@ -83,7 +83,8 @@ def test_broken_input_is_listed_in_rejects_and_counted_in_mlflow(tiny_dag):
 
 def test_one_finished_mlflow_run_per_stage_execution_with_provenance(tiny_dag):
     params = _params(tiny_dag)
-    expected = {"synthesize": 1, "preprocess": 1, "pretrain": len(pretrain_jobs(params)),
+    expected = {"synthesize": 1, "preprocess_part": params["preprocess"]["shard_groups"], "preprocess": 1,
+                "pretrain": len(pretrain_jobs(params)),
                 "finetune": len(finetune_jobs(params)), "evaluate": len(finetune_jobs(params)), "report": 1}
     for stage, count in expected.items():
         runs = _runs(tiny_dag, stage)

@@ -94,25 +94,47 @@ def build_parser() -> argparse.ArgumentParser:
     p = _stage_parser(
         sub,
         "preprocess",
-        "Turn a folder of <id>.mp4 + <id>.wav (+ metadata.csv) into training shards (stage `preprocess`).",
+        "Turn a folder of <id>.mp4 + <id>.wav, or a real dataset's clip index, into training shards "
+        "(stage `preprocess`).",
         "Face detection (Haar cascade) on key frames + tracking and smoothing, mouth localisation, 96x96\n"
         "grayscale mouth ROIs, aligned face crops, 16 kHz audio cut to frames x 640 samples.\n\n"
-        "input: any folder of <id>.mp4 + <id>.wav pairs, optional metadata.csv (clip_id + label columns)\n"
+        "input: any folder of <id>.mp4 + <id>.wav pairs, optional metadata.csv (clip_id + label columns);\n"
+        "or, with --dataset NAME, the clip index CSV written by `avssl index --dataset NAME` (media paths\n"
+        "relative to --root, default datasets.<NAME>_root; audio inside .mp4/.flv/.avi is decoded with PyAV).\n"
+        "Audio-only corpora (speech_commands) cannot be preprocessed audio-visually.\n"
         "output: DIR/index.csv (one row per clip), DIR/shards/* (a few large files), DIR/rejects.csv\n"
         "(clip_id, reason, detail). Bad clips are listed, never silently dropped; the stage fails only when\n"
         "the reject rate exceeds preprocess.max_reject_rate. Resumable per shard.",
-        "study.seed, preprocess.*",
+        "study.seed, preprocess.*, datasets.<NAME>_root (with --dataset)",
     )
     _add_common(p)
-    p.add_argument("--input", required=True, type=Path, help="folder of <id>.mp4 + <id>.wav (+ metadata.csv)")
+    p.add_argument("--input", type=Path,
+                   help="folder of <id>.mp4 + <id>.wav (+ metadata.csv); with --dataset: its clip index CSV")
+    p.add_argument("--dataset", choices=DATASETS,
+                   help="read --input as this dataset's clip index (`avssl index`) instead of a folder")
+    p.add_argument("--root", type=Path,
+                   help="with --dataset: the dataset root the index paths are relative to (default: "
+                   "datasets.<name>_root from params)")
+    p.add_argument("--landmarks", type=Path, metavar="DIR",
+                   help="with --dataset: folder of <clip_id>.landmarks.npy for preprocess.locator=landmarks "
+                   "(default: <video>.landmarks.npy next to each whole-file video)")
     p.add_argument("--output", required=True, type=Path, help="shard folder to write (e.g. data/processed)")
     p.add_argument("--metrics", type=Path, help="also write the stage metrics to this JSON file")
     p.add_argument(
         "--shard-group",
-        metavar="I/N",
-        help="process only shard group I of N (cluster scale-out); run without it (or `--merge-only`) to merge",
+        metavar="I[/N]",
+        help="process only shard group I of N (N defaults to preprocess.shard_groups): shards i with i %% N == I. "
+        "Each group job writes its own --output folder; merge them with --merge-parts (the workflow does)",
     )
-    p.add_argument("--merge-only", action="store_true", help="only merge per-shard index/rejects files")
+    p.add_argument(
+        "--merge-parts",
+        type=Path,
+        metavar="DIR",
+        help="merge the part folders DIR/0 .. DIR/N-1 of the shard-group jobs (N = preprocess.shard_groups) "
+        "into --output instead of processing clips (no --input)",
+    )
+    p.add_argument("--merge-only", action="store_true",
+                   help="only merge per-shard index/rejects files (all groups wrote into --output)")
 
     p = _stage_parser(
         sub,
@@ -212,14 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cpu")
 
-    p = sub.add_parser(
+    p = _stage_parser(
+        sub,
         "index",
-        help="Write the clip index of a real dataset (LRS3, LRW, VoxCeleb2, CREMA-D, RAVDESS, IEMOCAP, ...).",
-        description="Scan a dataset folder in its official layout and write one CSV row per clip (ids, split,\n"
-        "speaker, labels as names, paths). Files that cannot be indexed are listed in problems.csv next to it.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "Write the clip index of a real dataset (LRS3, LRW, VoxCeleb2, CREMA-D, RAVDESS, IEMOCAP, ...) (stage `index`).",
+        "Scan a dataset folder in its official layout and write one CSV row per clip (ids, split, speaker,\n"
+        "labels as names, media paths relative to the root). Files that cannot be indexed are listed with\n"
+        "reasons in <output stem>.problems.csv next to it. The workflow runs it when study.dataset is a real\n"
+        "dataset, and `avssl preprocess --dataset NAME --input INDEX.csv` reads the result.",
+        "datasets.* (the root, folds, LRS3 setting, segment length)",
     )
-    _add_common(p, threads=False, track=False)
+    _add_common(p)
     p.add_argument("--dataset", required=True, choices=DATASETS)
     p.add_argument("--root", type=Path, help="dataset root folder (default: datasets.<name>_root from params)")
     p.add_argument("--output", required=True, type=Path, help="index CSV to write (problems.csv goes next to it)")
@@ -345,15 +370,22 @@ def cmd_synth(args) -> None:
 
 def cmd_preprocess(args) -> None:
     params = _load(args)
-    if not args.input.is_dir():
-        raise CliError(f"--input {args.input}: not a folder")
+    if args.merge_parts is not None:
+        return _merge_preprocess_parts(args, params)
+    if args.input is None:
+        raise CliError("--input is required (or --merge-parts DIR to merge shard-group jobs)")
+    source = _preprocess_source(args, params)
     group = None
     if args.shard_group:
         try:
-            i, n = (int(x) for x in args.shard_group.split("/"))
+            i, _, n = args.shard_group.partition("/")
+            i, n = int(i), int(n) if n else params.preprocess.shard_groups
             assert 0 <= i < n
         except (ValueError, AssertionError):
-            raise CliError(f"--shard-group {args.shard_group!r}: expected I/N with 0 <= I < N") from None
+            raise CliError(
+                f"--shard-group {args.shard_group!r}: expected I or I/N with 0 <= I < N "
+                f"(N defaults to preprocess.shard_groups = {params.preprocess.shard_groups})"
+            ) from None
         group = (i, n)
     threads = _threads(args)
     from avssl import preprocessing
@@ -363,11 +395,65 @@ def cmd_preprocess(args) -> None:
         metrics = preprocessing.merge_shards(args.output)
         _write_metrics(args.metrics, metrics if isinstance(metrics, dict) else {})
         return
-    with _tracking(args, params, "preprocess", input_hash=fingerprint_dir(args.input)) as run:
+    # A shard-group job is the stage `preprocess_part` of the workflow; the full run is `preprocess`.
+    stage, tags = ("preprocess_part", {"shard_group": f"{group[0]}/{group[1]}"}) if group else ("preprocess", {})
+    if args.dataset:
+        tags["dataset"] = args.dataset
+    with _tracking(args, params, stage, input_hash=fingerprint_dir(args.input), tags=tags) as run:
         metrics = preprocessing.run_preprocess(
-            params, args.input, args.output, run=run, threads=threads, shard_group=group
+            params, args.input, args.output, run=run, threads=threads, shard_group=group, **source
         )
         run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+    _write_metrics(args.metrics, metrics)
+
+
+def _preprocess_source(args, params) -> dict:
+    """Check --input (+ --dataset/--root/--landmarks) before any work; run_preprocess keyword arguments."""
+    if args.dataset is None:
+        if args.root is not None or args.landmarks is not None:
+            raise CliError("--root and --landmarks only apply with --dataset NAME")
+        if args.input.is_file() and args.input.suffix == ".csv":
+            raise CliError(
+                f"--input {args.input} is a CSV file: for a dataset's clip index (`avssl index`) also pass "
+                "--dataset NAME; without it --input must be a folder of <id>.mp4 + <id>.wav"
+            )
+        if not args.input.is_dir():
+            raise CliError(f"--input {args.input}: not a folder")
+        return {}
+    from avssl.preprocessing.index_input import AUDIO_ONLY
+
+    if args.dataset in AUDIO_ONLY:
+        raise CliError(AUDIO_ONLY[args.dataset])
+    if not args.input.is_file():
+        raise CliError(
+            f"--input {args.input}: with --dataset {args.dataset} it must be the clip index CSV; write it with "
+            f"`avssl index --dataset {args.dataset} --output {args.input}`"
+        )
+    root = args.root or Path(params.datasets.root(args.dataset))
+    if not root.is_dir():
+        raise CliError(f"{args.dataset} root {root}: not a folder (set --root or datasets.{args.dataset}_root)")
+    if args.landmarks is not None and not args.landmarks.is_dir():
+        raise CliError(f"--landmarks {args.landmarks}: not a folder")
+    return {"dataset": args.dataset, "dataset_root": root, "landmarks_dir": args.landmarks}
+
+
+def _merge_preprocess_parts(args, params) -> None:
+    from avssl.preprocessing.stage import run_merge_parts
+    from avssl.tracking.provenance import fingerprint_dir
+
+    n = params.preprocess.shard_groups
+    parts = [args.merge_parts / str(i) for i in range(n)]
+    absent = [str(p) for p in parts if not (p / "plan.json").is_file()]
+    if absent:
+        raise CliError(
+            f"--merge-parts {args.merge_parts}: preprocess.shard_groups = {n} but these parts are missing or "
+            f"unfinished: {', '.join(absent)} (run `avssl preprocess --shard-group I` for each)"
+        )
+    import hashlib
+
+    input_hash = hashlib.sha256(" ".join(fingerprint_dir(p) for p in parts).encode()).hexdigest()[:16]
+    with _tracking(args, params, "preprocess", input_hash=input_hash, tags={"shard_group": "merge"}) as run:
+        metrics = run_merge_parts(params, parts, args.output, run=run)
     _write_metrics(args.metrics, metrics)
 
 
@@ -476,8 +562,15 @@ def _dataset_root(args, params) -> Path:
 def cmd_index(args) -> None:
     from avssl.data.datasets import index_to_files, problems_path
 
+    from avssl.tracking.provenance import fingerprint_dir
+
     params = _load(args)
-    summary = index_to_files(args.dataset, _dataset_root(args, params), args.output, params.datasets)
+    root = _dataset_root(args, params)
+    with _tracking(args, params, "index", input_hash=fingerprint_dir(root),
+                   tags={"dataset": args.dataset, "dataset_root": str(root)}) as run:
+        summary = index_to_files(args.dataset, root, args.output, params.datasets)
+        run.log_metrics(summary)
+        run.log_artifact(problems_path(args.output))
     print(f"{args.output}: {summary}; problems listed in {problems_path(args.output)}", file=sys.stderr)
 
 

@@ -29,6 +29,30 @@ def pretrain_jobs(params: dict) -> list[dict]:
     return [{"method": m} for m in params["pretrain"]["methods"]]
 
 
+def is_synthetic(params: dict) -> bool:
+    """The embedded corpus (stage `synthesize`) or a real dataset (stage `index` over `datasets.<name>_root`)."""
+    return params["study"]["dataset"] == "synthetic"
+
+
+def index_jobs(params: dict) -> list[dict]:
+    return [] if is_synthetic(params) else [{"dataset": params["study"]["dataset"]}]
+
+
+def _dataset_root(params: dict) -> list[str]:
+    """The real dataset's folder: an external dependency (Snakemake and DVC notice when it changes)."""
+    return [] if is_synthetic(params) else [params["datasets"][f"{params['study']['dataset']}_root"]]
+
+
+def preprocess_parts(params: dict) -> list[dict]:
+    """One preprocessing job per shard group (`preprocess.shard_groups`), each writing its own part folder."""
+    extra = {} if is_synthetic(params) else {"dataset": params["study"]["dataset"]}
+    return [{"part": str(i), **extra} for i in range(params["preprocess"]["shard_groups"])]
+
+
+def _merge_deps(params: dict) -> list[str]:
+    return [PART_DIR.format(**job) for job in preprocess_parts(params)]
+
+
 def finetune_jobs(params: dict) -> list[dict]:
     """Every fine-tuning job: the explicit `finetune.jobs` list, or the grid tasks x inits x modes x fractions x seeds
     plus `finetune.extra_jobs`.
@@ -86,6 +110,7 @@ class Stage:
     threads: str = "1"  # "all" = every core given to the workflow
     gpu: bool = False
     description: str = ""
+    active: Callable[[dict], bool] | None = None  # None = always part of the DAG
 
     def cli(self, params_files: tuple[str, ...] = ("params.yaml",)) -> str:
         """The command line with {field} placeholders (no thread count: that is scheduler business)."""
@@ -99,10 +124,16 @@ class Stage:
     def all_outputs(self) -> tuple[str, ...]:
         return self.outs + self.metrics + self.plots
 
+    def is_active(self, params: dict) -> bool:
+        return self.active is None or self.active(params)
+
     def jobs(self, params: dict) -> list[dict]:
+        if not self.is_active(params):
+            return []
         return self.grid(params) if self.grid else [{}]
 
 
+PART_DIR = "data/preprocess_parts/{part}"
 PRETRAIN_DIR = "results/pretrain/{method}"
 FT_DIR = "results/finetune/{task}/{init}-{mode}/f{fraction}-s{seed}"
 EVAL_DIR = "results/evaluate/{task}/{init}-{mode}/f{fraction}-s{seed}"
@@ -145,22 +176,75 @@ STAGES: tuple[Stage, ...] = (
         metrics=("results/metrics/synthesize.json",),
         params=("study", "synth"),
         threads="all",
+        active=is_synthetic,
         description="Synthesise the embedded audio-visual corpus (eSpeak NG speech + animated face).",
+    ),
+    Stage(
+        name="index",
+        command="index",
+        args=(("--dataset", "{dataset}"), ("--output", "data/index/{dataset}.csv")),
+        deps_from=_dataset_root,
+        outs=("data/index/{dataset}.csv", "data/index/{dataset}.problems.csv"),
+        params=("study", "datasets"),
+        grid=index_jobs,
+        wildcards=("dataset",),
+        active=lambda p: not is_synthetic(p),
+        description="Clip index of the real dataset `study.dataset` (ids, split, speaker, labels, media paths).",
+    ),
+    Stage(
+        name="preprocess_part",
+        command="preprocess",
+        args=(
+            ("--input", "data/synth"),
+            ("--shard-group", "{part}"),
+            ("--output", PART_DIR),
+            ("--metrics", "results/metrics/preprocess_part{part}.json"),
+        ),
+        deps=("data/synth/",),
+        outs=(f"{PART_DIR}/",),
+        metrics=("results/metrics/preprocess_part{part}.json",),
+        params=("study", "preprocess"),
+        grid=preprocess_parts,
+        wildcards=("part",),
+        threads="all",
+        active=is_synthetic,
+        description="Face tracking, mouth ROIs, face crops and audio for one shard group (scale-out unit).",
+    ),
+    Stage(
+        name="preprocess_part_dataset",
+        command="preprocess",
+        args=(
+            ("--dataset", "{dataset}"),
+            ("--input", "data/index/{dataset}.csv"),
+            ("--shard-group", "{part}"),
+            ("--output", PART_DIR),
+            ("--metrics", "results/metrics/preprocess_part{part}.json"),
+        ),
+        deps=("data/index/{dataset}.csv",),
+        deps_from=_dataset_root,
+        outs=(f"{PART_DIR}/",),
+        metrics=("results/metrics/preprocess_part{part}.json",),
+        params=("study", "preprocess", "datasets"),
+        grid=preprocess_parts,
+        wildcards=("part",),
+        threads="all",
+        active=lambda p: not is_synthetic(p),
+        description="The same for a real dataset: media from the clip index (audio decoded from the containers).",
     ),
     Stage(
         name="preprocess",
         command="preprocess",
         args=(
-            ("--input", "data/synth"),
+            ("--merge-parts", "data/preprocess_parts"),
             ("--output", "data/processed"),
             ("--metrics", "results/metrics/preprocess.json"),
         ),
-        deps=("data/synth/",),
+        deps_from=_merge_deps,
         outs=("data/processed/",),
         metrics=("results/metrics/preprocess.json",),
         params=("study", "preprocess"),
-        threads="all",
-        description="Face tracking, mouth ROIs, face crops and audio into training shards.",
+        threads="1",
+        description="Merge the shard-group parts into the training shards (hard links, no second copy).",
     ),
     Stage(
         name="pretrain",
@@ -236,6 +320,9 @@ def to_dvc(params: dict) -> dict:
     """Render dvc.yaml (as a dict). Fan-out stages become `foreach:` stages over the jobs of params.yaml."""
     stages = {}
     for stage in STAGES:
+        if not stage.is_active(params):
+            continue
+
         def templ(text: str) -> str:
             return re.sub(r"\{(\w+)\}", r"${item.\1}", text)
 

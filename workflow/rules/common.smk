@@ -43,13 +43,36 @@ def stage(name):
     return stage_table.BY_NAME[name]
 
 
+def stage_active(name):
+    return stage(name).is_active(RESOLVED)
+
+
+def constants(name):
+    """Grid fields that are not wildcards but take one value in every job (e.g. the dataset name):
+    substituted literally into the rule's command and inputs."""
+    st = stage(name)
+    jobs = st.jobs(RESOLVED)
+    out = {}
+    for field in jobs[0] if jobs else {}:
+        values = {str(job[field]) for job in jobs}
+        if field not in st.wildcards and len(values) == 1:
+            out[field] = values.pop()
+    return out
+
+
+def fill_constants(name, text):
+    for field, value in constants(name).items():
+        text = text.replace(f"{{{field}}}", value)
+    return text
+
+
 def stage_command(name):
     """The stage's avssl command line; Snakemake adds only the thread count and the log redirection.
 
     GPU stages start through `{params.launch}`: `python -m avssl` on one GPU (exactly the DVC command), torchrun
     with one process per GPU when the job's `gpu` resource asks for several (DDP, see the slurm profile).
     """
-    cli = stage(name).cli(tuple(PARAMS_FILES))
+    cli = fill_constants(name, stage(name).cli(tuple(PARAMS_FILES)))
     if stage(name).gpu:
         cli = cli.replace(stage_table.PYTHON, "{params.launch}", 1)
     for wildcard in stage(name).wildcards:
@@ -63,7 +86,7 @@ def stage_outputs(name):
 
 def stage_inputs(name):
     st = stage(name)
-    static = [stage_table.strip_dir(d) for d in st.deps]
+    static = [fill_constants(name, stage_table.strip_dir(d)) for d in st.deps]
     return static + (st.deps_from(RESOLVED) if st.deps_from else [])
 
 

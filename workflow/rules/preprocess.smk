@@ -1,4 +1,56 @@
 # Stage `preprocess`: face tracking, mouth ROIs, face crops and audio into training shards.
+# Scale-out: `preprocess.shard_groups` independent jobs (rule preprocess_part, one part folder each; a cluster
+# runs them side by side), then one light job merges the parts into data/processed.
+
+N_PARTS = max(1, RESOLVED["preprocess"]["shard_groups"])
+
+
+# One of the two part rules exists: both write data/preprocess_parts/{part}.
+PART_RULE = "preprocess_part" if stage_active("preprocess_part") else "preprocess_part_dataset"
+
+if PART_RULE == "preprocess_part":
+
+    rule preprocess_part:
+        input:
+            *stage_inputs("preprocess_part"),
+        output:
+            *stage_outputs("preprocess_part"),
+        log:
+            "logs/preprocess/part{part}.log",
+        wildcard_constraints:
+            part=r"\d+",
+        threads: max(1, (workflow.cores or 1) // N_PARTS)
+        resources:
+            mem_mb=8000,
+            runtime=240,
+        params:
+            sections=stage_params("preprocess_part"),
+        conda:
+            CPU_ENV
+        shell:
+            stage_command("preprocess_part")
+
+else:
+
+    rule preprocess_part_dataset:
+        input:
+            *stage_inputs("preprocess_part_dataset"),
+        output:
+            *stage_outputs("preprocess_part_dataset"),
+        log:
+            "logs/preprocess/part{part}.log",
+        wildcard_constraints:
+            part=r"\d+",
+        threads: max(1, (workflow.cores or 1) // N_PARTS)
+        resources:
+            mem_mb=8000,
+            runtime=240,
+        params:
+            sections=stage_params("preprocess_part_dataset"),
+        conda:
+            CPU_ENV
+        shell:
+            stage_command("preprocess_part_dataset")
 
 
 rule preprocess:
@@ -7,11 +59,11 @@ rule preprocess:
     output:
         *stage_outputs("preprocess"),
     log:
-        "logs/preprocess.log",
-    threads: workflow.cores
+        "logs/preprocess/merge.log",
+    threads: 1
     resources:
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=4000,
+        runtime=60,
     params:
         sections=stage_params("preprocess"),
     conda:

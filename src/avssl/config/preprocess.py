@@ -68,3 +68,8 @@ class PreprocessParams(Section):
     )
     # --- storage -------------------------------------------------------------------------------------
     clips_per_shard: int = Field(64, ge=1, le=100000, description="Clips per shard (the unit of resume and parallelism).")
+    shard_groups: int = Field(
+        1, ge=1, le=10000,
+        description="Independent preprocessing jobs (shard i goes to job i % shard_groups); a cluster runs them in "
+        "parallel, then one job merges them into data/processed. Does not change the output.",
+    )

@@ -46,11 +46,11 @@ def metadata_columns(meta: dict, default_split: str) -> dict:
 def process_clip(src: ClipSource, params, locator) -> ClipResult:
     p = params
     spf = p.sample_rate // p.fps
-    video = read_video(src.video, p.fps)
+    video = read_video(src.video, p.fps, span=src.video_span)
     T = len(video.frames)
     if T < p.min_frames:
         raise ClipRejected("too_short", f"{T} frames < min_frames {p.min_frames}")
-    audio = read_audio(src.audio, p.sample_rate, p.min_audio_rms)
+    audio = read_audio(src.audio, p.sample_rate, p.min_audio_rms, span=src.audio_span)
     n_samples = T * spf
     drift = len(audio.samples) - n_samples
     if abs(drift) / p.sample_rate > p.max_av_drift_s:
@@ -66,6 +66,8 @@ def process_clip(src: ClipSource, params, locator) -> ClipResult:
                 annotations = {k: np.asarray(z[k]) for k in z.files}
         except Exception as exc:
             raise ClipRejected("bad_annotations", f"{src.annotations.name}: {exc}") from None
+    for key, value in src.constant_annotations.items():  # clip-level labels as per-frame arrays
+        annotations.setdefault(key, np.full(T, value, dtype=np.float32))
 
     gray = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in video.frames])
     track = locator.locate(gray, src)
@@ -90,6 +92,10 @@ def process_clip(src: ClipSource, params, locator) -> ClipResult:
         notes.append(f"audio resampled {audio.source_rate}->{p.sample_rate} Hz")
     if audio.source_channels > 1:
         notes.append(f"audio downmixed from {audio.source_channels} channels")
+    if video.decoder != "opencv":
+        notes.append(f"video decoded with {video.decoder}")
+    if audio.decoder != "soundfile":
+        notes.append(f"audio decoded from the container with {audio.decoder}")
     row = metadata_columns({**src.meta, "clip_id": src.clip_id}, p.default_split)
     row.update(
         n_frames=T, n_samples=n_samples, drift_samples=int(drift), drift_s=round(drift / p.sample_rate, 6),

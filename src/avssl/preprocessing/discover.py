@@ -13,7 +13,13 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class ClipSource:
-    """Paths and pass-through metadata of one input clip."""
+    """Paths and pass-through metadata of one input clip.
+
+    The folder form (this module) fills only the first fields. A real dataset's index
+    (:mod:`avssl.preprocessing.index_input`) may also cut the clip out of a longer file (`video_span`,
+    `audio_span`: (start, end) seconds, None = open end) and give clip-level values that become constant
+    per-frame annotation arrays (`constant_annotations`, e.g. IEMOCAP's arousal/valence).
+    """
 
     clip_id: str
     video: Path
@@ -21,6 +27,9 @@ class ClipSource:
     annotations: Path | None = None
     landmarks: Path | None = None
     meta: dict = field(default_factory=dict, hash=False, compare=False)
+    video_span: tuple[float | None, float | None] | None = None
+    audio_span: tuple[float | None, float | None] | None = None
+    constant_annotations: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 def read_metadata(path: Path) -> dict[str, dict]:

@@ -1,4 +1,5 @@
-"""run_preprocess: plan shards, process pending ones in parallel, merge, check the reject rate."""
+"""run_preprocess: find the clips (folder or dataset index), plan shards, process pending ones in parallel,
+merge, check the reject rate."""
 
 from __future__ import annotations
 
@@ -39,12 +40,19 @@ def _process(src):
         return "reject", {"clip_id": src.clip_id, "reason": "error", "detail": f"{type(exc).__name__}: {exc}"}
 
 
+def _dataset_names() -> tuple[str, ...]:
+    from avssl.config.datasets import DATASET_NAMES
+
+    return DATASET_NAMES
+
+
 def _write_plan(out: Path, plan: dict) -> None:
     path = out / "plan.json"
     text = json.dumps(plan, indent=1, sort_keys=True)
     if path.is_file() and path.read_text() != text:
         old = json.loads(path.read_text())
-        what = "params" if old.get("params") != plan["params"] else "input clips"
+        what = ("params" if old.get("params") != plan["params"]
+                else "input dataset" if old.get("dataset") != plan.get("dataset") else "input clips")
         raise PreprocessError(
             f"{out} holds shards made with different {what}; use a new output folder or delete this one"
         )
@@ -53,23 +61,44 @@ def _write_plan(out: Path, plan: dict) -> None:
     os.replace(tmp, path)
 
 
+def _discover(pp, input_path: Path, dataset: str | None, dataset_root: Path | None,
+              landmarks_dir: Path | None) -> tuple[list, list[dict]]:
+    """Clip sources + reject rows: from a folder of <id>.mp4 + <id>.wav, or from a dataset's clip index."""
+    if dataset is None:
+        from avssl.preprocessing.discover import discover
+
+        try:
+            return discover(input_path, pp.require_metadata)
+        except ValueError as exc:
+            raise PreprocessError(str(exc)) from exc
+    from avssl.preprocessing.index_input import read_dataset_index
+
+    return read_dataset_index(input_path, dataset, dataset_root, landmarks_dir)
+
+
 def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads: int = 1,
-                   shard_group: tuple[int, int] | None = None) -> dict:
+                   shard_group: tuple[int, int] | None = None, *, dataset: str | None = None,
+                   dataset_root: Path | None = None, landmarks_dir: Path | None = None) -> dict:
     """Stage `preprocess`. Returns metrics; raises PreprocessError (after writing) above max_reject_rate.
 
+    `input_dir` is a folder of <id>.mp4 + <id>.wav (+ metadata.csv). With `dataset` (a corpus name of
+    avssl.data.datasets) it is instead that corpus' clip index CSV (`avssl index`), whose media paths are
+    relative to `dataset_root` (default: `datasets.<dataset>_root`); see avssl.preprocessing.index_input.
+    `landmarks_dir` (dataset form) holds <clip_id>.landmarks.npy for `preprocess.locator: landmarks`.
     `shard_group=(i, n)` processes only shards with index % n == i and does not merge (run
     :func:`avssl.preprocessing.merge_shards` once all groups are done).
     """
     from tqdm import tqdm
 
-    from avssl.preprocessing.discover import discover
     from avssl.preprocessing.merge import merge_shards
     from avssl.preprocessing.shards import REJECT_FIELDS, ShardWriter, partition, shard_name, write_csv
 
     pp = params.preprocess
     input_dir, out = Path(input_dir), Path(output_dir)
-    if not input_dir.is_dir():
+    if dataset is None and not input_dir.is_dir():
         raise PreprocessError(f"input folder {input_dir} does not exist")
+    if dataset is not None and dataset_root is None and dataset in _dataset_names():
+        dataset_root = Path(params.datasets.root(dataset))
     if shard_group is not None and not (0 <= shard_group[0] < shard_group[1]):
         raise PreprocessError(f"shard_group {shard_group}: need 0 <= i < n")
     if pp.locator == "landmarks":
@@ -77,14 +106,14 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
 
         load_align()  # fail early, before any work, if the backend is missing
     t0 = time.perf_counter()
-    try:
-        clips, discovery_rejects = discover(input_dir, pp.require_metadata)
-    except ValueError as exc:
-        raise PreprocessError(str(exc)) from exc
+    clips, discovery_rejects = _discover(pp, input_dir, dataset, dataset_root, landmarks_dir)
     by_id = {c.clip_id: c for c in clips}
     groups = partition(list(by_id), pp.clips_per_shard)
     (out / "shards").mkdir(parents=True, exist_ok=True)
-    _write_plan(out, {"format": 1, "params": pp.model_dump(), "shards": groups})
+    plan = {"format": 1, "params": pp.model_dump(exclude={"shard_groups"}), "shards": groups}
+    if dataset is not None:  # the folder form's plan.json stays as it was
+        plan["dataset"] = dataset
+    _write_plan(out, plan)
     write_csv(out / "discovery_rejects.csv", discovery_rejects, REJECT_FIELDS)
 
     mine = [i for i in range(len(groups)) if shard_group is None or i % shard_group[1] == shard_group[0]]
@@ -141,10 +170,30 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
         if shard_group is None:
             for name in ("index.csv", "rejects.csv"):
                 run.log_artifact(out / name)
-    if shard_group is None and metrics["reject_rate"] > pp.max_reject_rate:
+    if shard_group is None:
+        check_reject_rate(metrics, pp.max_reject_rate, out)
+    return metrics
+
+
+def run_merge_parts(params, parts: list[Path], output_dir: Path, run=None) -> dict:
+    """Stage `preprocess` after scale-out: merge the shard-group part folders, then check the reject rate."""
+    from avssl.preprocessing.merge import merge_parts
+
+    out = Path(output_dir)
+    metrics = merge_parts(parts, out)
+    if run is not None:
+        run.log_metrics(metrics)
+        for name in ("index.csv", "rejects.csv"):
+            run.log_artifact(out / name)
+    check_reject_rate(metrics, params.preprocess.max_reject_rate, out)
+    return metrics
+
+
+def check_reject_rate(metrics: dict, max_rate: float, out: Path) -> None:
+    """Fail loudly (everything is already written) when too many clips were rejected."""
+    if metrics["reject_rate"] > max_rate:
         raise PreprocessError(
             f"reject rate {metrics['reject_rate']:.1%} ({metrics['n_rejected']} of "
             f"{metrics['n_clips'] + metrics['n_rejected']} clips) exceeds preprocess.max_reject_rate "
-            f"{pp.max_reject_rate:.1%}; see {out / 'rejects.csv'} (all outputs were written)"
+            f"{max_rate:.1%}; see {out / 'rejects.csv'} (all outputs were written)"
         )
-    return metrics

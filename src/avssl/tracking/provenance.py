@@ -72,8 +72,12 @@ def fingerprint_dir(path: str | Path) -> str:
     """Cheap content hash of a data folder: its manifest (index.csv or metadata.csv) + every file's name and size.
 
     Recorded as the `input_hash` tag so `avssl reproduce` can tell whether the data still match a run.
+    A file on its own (a real dataset's clip index, the input of `avssl preprocess --dataset`) is hashed by
+    name and content: it is the manifest, and hashing the corpus' media would cost hours.
     """
     path = Path(path)
+    if path.is_file():
+        return hashlib.sha256(f"{path.name}:{hash_file(path)}".encode()).hexdigest()[:16]
     digest = hashlib.sha256()
     for manifest in ("index.csv", "metadata.csv"):
         if (path / manifest).is_file():

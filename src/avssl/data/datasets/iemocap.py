@@ -7,7 +7,8 @@ Layout: ``Session{1..5}/dialog/EmoEvaluation/<dialog>.txt`` with one summary lin
 (times in seconds within the dialog; V, A, D on a 1-5 scale), per-turn audio
 ``Session*/sentences/wav/<dialog>/<turn>.wav`` and the dialog video ``Session*/dialog/avi/DivX/<dialog>.avi``
 (both actors side by side). A row's ``video`` is the dialog avi with start/end = the turn's times, its
-``audio`` the turn wav (whole file). Speaker = session + the turn's gender letter (``Ses01F``).
+``audio`` the turn wav (whole file: ``audio_start`` 0 and ``audio_end`` empty, because the dialog times do
+not apply to it). Speaker = session + the turn's gender letter (``Ses01F``).
 
 Labels: the usual 4-class protocol neutral, happy (hap + exc merged), angry, sad; turns labelled
 otherwise (fru, sur, fea, dis, oth, xxx) are reported as excluded. Folds: leave-one-session-out,
@@ -100,4 +101,5 @@ def _turn_row(root, line, session, params, wavs, where, problems) -> ClipRow | N
         speaker=f"{t.group(1)}{t.group(2)}", kind="sentence", subset=f"Session{session}",
         emotion=EMOTION_MAP[emo], valence=float(m["v"]), arousal=float(m["a"]), dominance=float(m["d"]),
         video=avi, audio=wav, start=float(m["start"]) if avi else "", end=float(m["end"]) if avi else "",
+        audio_start=0.0 if avi else "",
     )

@@ -26,7 +26,7 @@ video, audio       media paths relative to the dataset root (audio may equal vid
 start, end         segment bounds in seconds within ``video`` (empty = whole file); also within ``audio``
                    unless audio_start/audio_end say otherwise
 audio_start,       segment bounds in seconds within ``audio`` when it differs from the video timeline
-audio_end
+audio_end          (one of them set and the other empty = open end: ``audio_start`` 0 = the whole file)
 n_frames           number of 25 fps video frames when fixed by the corpus (LRW: 29)
 =================  ==========================================================================================
 """
