@@ -236,7 +236,7 @@ def train(
     info = distributed.init_distributed(cfg.device)
     device = info.device
     cuda = device.type == "cuda"
-    determinism.configure_determinism(cfg.deterministic, cuda)
+    determinism.configure_determinism(cfg.deterministic, cuda, compile=cfg.compile)
 
     objective.to(device)
     model = distributed.wrap_ddp(objective, info, cfg.find_unused_parameters)  # converts BN first
