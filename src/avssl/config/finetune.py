@@ -51,6 +51,10 @@ class SpeechRecognitionParams(Section):
     betas: tuple[float, float] = Field((0.9, 0.98), description="AdamW betas.")
     drop_path: float = Field(0.2, ge=0, lt=1, description="Encoder stochastic depth during fine-tuning.")
     epochs: int = Field(50, ge=1, description="Epochs (VSR 30 h: 50; ASR 30 h: 200; VSR 433 h: 75).")
+    frozen_epochs: Optional[int] = Field(
+        None, ge=1, description="Epochs when the encoder is frozen (null = epochs). Without input augmentation a "
+        "frozen audio encoder's features are computed once per clip, so such an epoch trains only the heads and "
+        "costs a small fraction of a fine-tuning epoch.")
     max_steps: Optional[int] = Field(None, ge=1, description="If set, stop after this many steps.")
     warmup_epochs: float = Field(20.0, ge=0, description="Linear warm-up epochs, then cosine.")
     min_lr: float = Field(1e-5, ge=0, description="Final lr of the cosine schedule.")
@@ -65,7 +69,18 @@ class SpeechRecognitionParams(Section):
     decoder_units: int = Field(2048, ge=8, description="Decoder FFN units.")
     decoder_layers: int = Field(6, ge=1, description="Decoder blocks (Large: 9).")
     dropout: float = Field(0.1, ge=0, lt=1, description="Decoder/CTC dropout.")
-    time_masking: bool = Field(True, description="Time masking (video < 0.4 s per s; audio < 0.6 s per 2 s).")
+    frozen_adapter_kernel: int = Field(
+        0, ge=0, description="Frozen encoders only: kernel (frames, odd) of a trainable residual temporal convolution "
+        "between the encoder and the CTC/attention heads, without which a linear CTC head on frozen features stays "
+        "all-blank; 0 = none (RAVEn's head, which always fine-tunes the encoder).")
+    time_masking: bool = Field(True, description="Time masking of a fine-tuned encoder's input (video < 0.4 s per s; "
+                                 "audio < 0.6 s per 2 s); frozen encoders see unmasked input.")
+
+    @model_validator(mode="after")
+    def _odd_adapter_kernel(self):
+        if self.frozen_adapter_kernel and self.frozen_adapter_kernel % 2 == 0:
+            raise ValueError("frozen_adapter_kernel must be 0 (none) or odd (a centred window)")
+        return self
 
 
 def _asr_defaults() -> SpeechRecognitionParams:

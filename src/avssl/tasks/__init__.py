@@ -58,7 +58,8 @@ def _build_speech(encoder, feat_dim, p, *, modality, tokenizer, freeze_encoder=F
         dheads=p.decoder_heads, dunits=p.decoder_units, dlayers=p.decoder_layers, dropout=p.dropout,
         ctc_weight=p.ctc_weight, label_smoothing=p.label_smoothing, freeze_encoder=freeze_encoder,
         lr_encoder=p.lr_encoder, lr_head=p.lr_head, layer_decay=p.layer_decay, weight_decay=p.weight_decay,
-        betas=tuple(p.betas), time_masking=p.time_masking, decoding=decoding, noise_augment=noise_augment)
+        betas=tuple(p.betas), time_masking=p.time_masking, decoding=decoding, noise_augment=noise_augment,
+        frozen_adapter_kernel=p.frozen_adapter_kernel)
 
 
 TASKS: dict[str, TaskSpec] = {

@@ -8,7 +8,8 @@ clip); a scheduler that multiplies each group's initial lr by the same factor pr
 
 Training-time input augmentation happens in :meth:`FinetuneObjective.augment_input` (only in train mode):
 optional additive noise (``noise_augment``, a :class:`avssl.tasks.noise.NoiseAugment`, audio only), extended by
-subclasses (time masking for ASR/VSR).
+subclasses (time masking for ASR/VSR with a fine-tuned encoder). A frozen audio encoder whose input is not
+augmented has fixed features, so they are computed once per clip (:meth:`FinetuneObjective._cacheable`).
 
 Frozen encoder: no gradients, kept in eval mode (BatchNorm statistics and dropout must not change — the
 "frozen" baseline measures the pre-trained representation as is), excluded from the optimiser.
@@ -62,14 +63,19 @@ class FinetuneObjective(nn.Module):
             x = self.noise_augment(x, n_valid, batch.get("speaker"))
         return x
 
+    def augments_input(self) -> bool:
+        """Whether :meth:`augment_input` changes the training input (then frozen features differ every epoch).
+
+        Subclasses that add augmentations override both methods."""
+        return self.noise_augment is not None
+
     def _cacheable(self, batch: dict) -> bool:
         """Frozen audio encoder, no input augmentation: its features never change, so compute them once.
 
         Training only (evaluation feeds the same clip ids with different noise); video is excluded (random
         crops/flips change the input each epoch), and so is any objective that augments its input."""
-        return (self.training and self.freeze_encoder and self.modality == "audio" and self.noise_augment is None
-                and type(self).augment_input is FinetuneObjective.augment_input and "clip_id" in batch
-                and "lengths" in batch)  # fmt: skip
+        return (self.training and self.freeze_encoder and self.modality == "audio" and not self.augments_input()
+                and "clip_id" in batch and "lengths" in batch)  # fmt: skip
 
     def _cached_features(self, batch: dict) -> torch.Tensor:
         """Per-clip features computed alone (batch of one, no padding), so they do not depend on which clips

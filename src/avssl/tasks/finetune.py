@@ -25,12 +25,17 @@ from avssl.tasks.setup import (
 from avssl.tracking.run import NullRun, write_json
 
 
-def loop_params(params: Any, task: str, typical_frames: int):
-    """TrainParams for a downstream task: its epochs/batch/schedule expressed in the shared loop's terms."""
+def loop_params(params: Any, task: str, typical_frames: int, frozen: bool = False):
+    """TrainParams for a downstream task: its epochs/batch/schedule expressed in the shared loop's terms.
+
+    ``frozen``: the encoder is not trained, so ASR/VSR use ``frozen_epochs`` when it is set (heads on cached
+    features learn slowly per epoch but each epoch is cheap)."""
     from avssl.config.train import TrainParams
 
     p = task_params(params, task)
     epochs = p.epochs
+    if frozen and getattr(p, "frozen_epochs", None):
+        epochs = p.frozen_epochs
     if TASKS[task].kind == "seq2seq":
         batch_frames = p.max_frames
     else:
@@ -125,7 +130,7 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
                            modalities=modalities, labels=labels)  # fmt: skip
     val_ds = ClipDataset(ds, [r["clip_id"] for r in val_rows], train=False, seed=aug_seed,
                          modalities=modalities, labels=labels) if val_rows else None  # fmt: skip
-    cfg = loop_params(params, task, int(statistics.median(train_ds.lengths)))
+    cfg = loop_params(params, task, int(statistics.median(train_ds.lengths)), frozen=(mode == "frozen"))
 
     snapshots: list[dict] = []
     k = getattr(task_params(params, task), "average_last", 1) if spec.kind == "seq2seq" else 1
