@@ -48,8 +48,12 @@ MEASURED = {
 }
 
 
+def _eval_dir(tiny_dag: Path, task: str, run: str, fraction: float, seed: int = 0) -> Path:
+    return tiny_dag / "results" / "evaluate" / task / run / f"f{fraction:g}-s{seed}"
+
+
 def _metrics(tiny_dag: Path, task: str, run: str, fraction: float, seed: int = 0) -> dict:
-    path = tiny_dag / "results" / "evaluate" / task / run / f"f{fraction:g}-s{seed}" / "metrics.json"
+    path = _eval_dir(tiny_dag, task, run, fraction, seed) / "metrics.json"
     assert path.is_file(), f"missing {path}: is the job still in .test/params.yaml finetune.jobs?"
     return json.loads(path.read_text())["conditions"]
 
@@ -110,11 +114,10 @@ def test_lip_reading_well_above_chance(tiny_dag):
 
 
 def _asr_predictions(tiny_dag: Path, run: str = "shukla_audio-frozen", condition: str = "clean") -> list[dict]:
-    import csv
+    from avssl.tasks.evaluate import read_predictions
 
-    path = tiny_dag / "results" / "evaluate" / "asr" / run / "f1-s0" / "predictions.csv"
-    with open(path, newline="", encoding="utf-8") as fh:
-        return [r for r in csv.DictReader(fh) if r["condition"] == condition]
+    rows = read_predictions(_eval_dir(tiny_dag, "asr", run, 1.0) / "predictions.csv")
+    return [r for r in rows if r["condition"] == condition]
 
 
 def test_asr_recognises_words_and_wer_below_100(tiny_dag):
@@ -123,8 +126,9 @@ def test_asr_recognises_words_and_wer_below_100(tiny_dag):
     thresholds: WER < 1 (an empty output scores 1.0, a memorised training sentence about 1.0) and >= 4/40 words.
 
     Not "well below 100 %" on this corpus: the 40 word clips of the test speaker are recognised about as well as
-    the words task manages from the same features (27.5 %, BiGRU head), but the tiny corpus has only 32 training
-    sentences, which the attention decoder memorises (test sentences decode as training sentences, WER ~1.0).
+    the words task manages from the same features (27.5 %, BiGRU head), but test sentences decode as training
+    sentences (WER ~1.0). More sentences do not fix it (24 instead of 8 per speaker: WER 0.917); a wider encoder
+    pre-trained 4x longer does better (0.853), so the limit is the tiny frozen features on an unseen speaker.
     """
     cond = _metrics(tiny_dag, "asr", "shukla_audio-frozen", 1.0)["clean"]
     assert cond["wer"] < 1.0, f"asr WER {cond['wer']:.3f}"
