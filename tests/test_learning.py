@@ -9,7 +9,9 @@ Chance levels: emotion 1/6 = 16.7 % (6 balanced classes); words 1/30 = 3.3 % (mo
 2/40 = 5 %). The learnable jobs are Shukla-audio features (shukla_audio pre-training, 150 steps) + frozen
 encoder + BiGRU head, 20 epochs at lr 3e-3; lip reading is the same head on the frozen RAVEn video encoder;
 sentence ASR is the RAVEn CTC/attention head (+ finetune.asr.frozen_adapter_kernel) on frozen shukla_audio
-features (finetune.asr.frozen_epochs = 60 epochs on features computed once per clip).
+features (finetune.asr.frozen_epochs = 60 epochs on features computed once per clip). The `logmel` init (log-mel
+filterbank, no weights) runs words and ASR too: the reference that separates "the head/decoder learns" from
+"the tiny pre-trained encoder is weak".
 
 Measured (CPU, 2 cores, seed 0; one test speaker, so the numbers move by several points between code
 versions): see MEASURED below. Thresholds sit well above chance and well below the measurements, so
@@ -40,11 +42,18 @@ CHANCE = {"emotion": 1 / 6, "words_audio": 1 / 30, "words_video": 1 / 30}
 #   CER 0.766; 8/40 single-word clips exactly right; the 8 sentences decode as memorised training sentences.
 #   Without the adapter: 0.899 / 1.000 and 6/40, but WER 4-14 under noise (hypotheses run to the length
 #   limit). Before (asr shukla_visual-frozen, 3 epochs): WER 0.954, 2/40 word clips.
+#   logmel-frozen (hand-crafted reference): words_audio 0.750; asr clean WER 0.734 beam / 0.780 greedy CTC.
+#   27/40 single-word ASR clips right, but the 8 sentence clips stay at WER ~0.97: 4 training speakers x 8
+#   sentences are too few transcriptions for the CTC/attention model to generalise to new word sequences of an
+#   unseen speaker (train token accuracy 0.95 vs val 0.46). On log-mel, a BiGRU adapter or CTC weight 0.9 did
+#   not do better (overall WER 0.86-0.89); 24 sentences per speaker gave 0.77 overall, sentences 0.85.
 MEASURED = {
     ("emotion", "shukla_audio-frozen", 1.0): 0.375,
     ("words_audio", "shukla_audio-frozen", 1.0): 0.275,
     ("words_video", "raven-frozen", 1.0): 0.225,
     ("asr", "shukla_audio-frozen", 1.0): 0.936,  # WER (lower is better)
+    ("words_audio", "logmel-frozen", 1.0): 0.750,
+    ("asr", "logmel-frozen", 1.0): 0.734,  # WER
 }
 
 
@@ -74,6 +83,13 @@ def test_words_from_audio_well_above_chance(tiny_dag):
     """Isolated words from frozen shukla_audio features: chance 3.3 %, measured 27.5 %; threshold 15 % (6/40)."""
     acc = _metrics(tiny_dag, "words_audio", "shukla_audio-frozen", 1.0)["clean"]["accuracy"]
     assert acc >= 0.15, f"words_audio accuracy {acc:.3f} (chance {CHANCE['words_audio']:.3f})"
+
+
+def test_log_mel_reference_recognises_most_words(tiny_dag):
+    """Isolated words from the weightless log-mel front end + the same BiGRU head: measured 75 % (30/40);
+    threshold 50 % (20/40). A drop here means the head or the data broke, not an encoder."""
+    acc = _metrics(tiny_dag, "words_audio", "logmel-frozen", 1.0)["clean"]["accuracy"]
+    assert acc >= 0.50, f"words_audio logmel accuracy {acc:.3f}"
 
 
 def test_accuracy_falls_as_snr_drops(tiny_dag):
@@ -125,16 +141,34 @@ def test_asr_recognises_words_and_wer_below_100(tiny_dag):
     encoders): measured clean WER 0.936 and 8/40 single-word test clips exactly right (chance 1/30 -> 1.3 of 40);
     thresholds: WER < 1 (an empty output scores 1.0, a memorised training sentence about 1.0) and >= 4/40 words.
 
-    Not "well below 100 %" on this corpus: the 40 word clips of the test speaker are recognised about as well as
-    the words task manages from the same features (27.5 %, BiGRU head), but test sentences decode as training
+    Not "well below 100 %" from these features; the log-mel reference is (test_asr_machinery_learns_sentences_
+    from_log_mel): the 40 word clips of the test speaker are recognised about as well as the words task manages
+    from the same features (27.5 %, BiGRU head, vs 75 % from log-mel), and test sentences decode as training
     sentences (WER ~1.0). More sentences do not fix it (24 instead of 8 per speaker: WER 0.917); a wider encoder
-    pre-trained 4x longer does better (0.853), so the limit is the tiny frozen features on an unseen speaker.
+    pre-trained 4x longer does better (0.853): the tiny pre-trained features are the gap to log-mel.
     """
     cond = _metrics(tiny_dag, "asr", "shukla_audio-frozen", 1.0)["clean"]
     assert cond["wer"] < 1.0, f"asr WER {cond['wer']:.3f}"
     words = [r for r in _asr_predictions(tiny_dag) if r["decoder"] == "beam" and len(r["reference"].split()) == 1]
     right = sum(r["prediction"].strip() == r["reference"].strip() for r in words)
     assert right >= 4, f"{right}/{len(words)} single-word clips recognised"
+
+
+def test_asr_machinery_learns_from_log_mel(tiny_dag):
+    """Tokenizer, CTC/attention training, checkpoint averaging and joint beam search, isolated from the tiny
+    encoders: on log-mel features (no weights) the clean WER is well below 100 % (measured 0.734; threshold 0.85),
+    with 27/40 single-word clips right (threshold 16/40).
+
+    Where the tiny corpus stops: the sentence clips of the test speaker still decode at WER ~0.97 even from
+    log-mel; 32 training sentences (4 speakers x 8) are too few for the attention decoder to generalise to new
+    word sequences (train token accuracy 0.95, val 0.46). Tests that need sentence-level ASR use the default
+    preset or real data."""
+    cond = _metrics(tiny_dag, "asr", "logmel-frozen", 1.0)["clean"]
+    assert cond["wer"] <= 0.85, f"asr logmel WER {cond['wer']:.3f}"
+    words = [r for r in _asr_predictions(tiny_dag, "logmel-frozen")
+             if r["decoder"] == "beam" and len(r["reference"].split()) == 1]  # fmt: skip
+    right = sum(r["prediction"].strip() == r["reference"].strip() for r in words)
+    assert right >= 16, f"{right}/{len(words)} single-word clips recognised from log-mel"
 
 
 def test_beam_search_not_worse_than_greedy_ctc(tiny_dag):

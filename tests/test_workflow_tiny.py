@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from avssl.stages import finetune_jobs, pretrain_jobs
+from avssl.stages import PRETRAINED_INITS, finetune_jobs, pretrain_jobs
 from tests.conftest import env_with_venv, tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -60,7 +60,7 @@ def test_every_stage_output_exists(tiny_dag):
 
 def test_tiny_grid_covers_every_method_task_and_two_fractions(tiny_dag):
     jobs = finetune_jobs(_params(tiny_dag))
-    assert {j["init"] for j in jobs} == {"scratch", "random", "raven", "shukla_visual", "shukla_audio",
+    assert {j["init"] for j in jobs} == {"scratch", "random", "logmel", "raven", "shukla_visual", "shukla_audio",
                                           "shukla_multitask"}
     assert {j["task"] for j in jobs} == {"emotion", "affect", "words_audio", "words_video", "asr", "vsr"}
     assert len({j["fraction"] for j in jobs}) >= 2
@@ -97,7 +97,7 @@ def test_one_finished_mlflow_run_per_stage_execution_with_provenance(tiny_dag):
             assert tags["git_commit"] != "unknown"
             assert "study.seed" in r.data.params
     evaluate = _runs(tiny_dag, "evaluate")
-    pretrained = [r for r in evaluate if r.data.tags["init"] not in ("scratch", "random")]
+    pretrained = [r for r in evaluate if r.data.tags["init"] in PRETRAINED_INITS]
     assert pretrained and all(r.data.tags.get("pretrain_run_id") for r in pretrained)
     assert all(r.data.tags.get("finetune_run_id") for r in evaluate)
 

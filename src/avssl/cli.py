@@ -55,7 +55,8 @@ def _stage_parser(sub, name: str, summary: str, body: str, params_read: str) -> 
 def _add_job(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, choices=["emotion", "affect", "words_audio", "words_video", "asr", "vsr"])
     p.add_argument("--init", required=True,
-                   choices=["scratch", "random", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"])
+                   choices=["scratch", "random", "logmel", "raven", "shukla_visual", "shukla_audio",
+                            "shukla_multitask"])
     p.add_argument("--mode", default="finetuned", choices=["frozen", "finetuned"])
     p.add_argument("--fraction", type=float, default=1.0, help="labelled fraction of the training clips (0, 1]")
     p.add_argument("--seed", type=int, default=0, help="seed of the label subset and the run")
@@ -156,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ft_help = (
         "task: emotion, affect, words_audio, words_video, asr, vsr; init: scratch (the task's paper architecture,\n"
-        "random init), random (Shukla encoder, random, frozen) or a pre-training method (needs --pretrained);\n"
+        "random init), random (Shukla encoder, random, frozen), logmel (log-mel filterbank features, no weights,\n"
+        "frozen) or a pre-training method (needs --pretrained);\n"
         "mode: frozen (train the head only) or finetuned; fraction: labelled fraction of the training clips\n"
         "(speaker-balanced); seed: the label subset and the run."
     )
@@ -493,7 +495,9 @@ def _check_fraction(args) -> None:
 def cmd_finetune(args) -> None:
     params = _load(args)
     _check_fraction(args)
-    if args.init not in ("scratch", "random") and args.pretrained is None:
+    if args.init == "logmel" and args.mode != "frozen":
+        raise CliError("--init logmel has no weights to fine-tune: use --mode frozen")
+    if args.init not in ("scratch", "random", "logmel") and args.pretrained is None:
         raise CliError(f"--init {args.init} needs --pretrained (e.g. results/pretrain/{args.init})")
     if not (args.input / "index.csv").is_file():
         raise CliError(f"--input {args.input}: no index.csv (run `avssl preprocess` first)")

@@ -21,6 +21,7 @@ PYTHON = "python -m avssl"
 
 VIDEO_TASKS = ("words_video", "vsr")
 PRETRAINED_INITS = ("raven", "shukla_visual", "shukla_audio", "shukla_multitask")
+FROZEN_ONLY = ("random", "logmel")  # nothing worth fine-tuning: a random encoder, a weightless filterbank
 TASK_PARAMS = {"emotion": "emotion", "affect": "affect", "words_audio": "words", "words_video": "words",
                "asr": "asr", "vsr": "vsr"}  # fmt: skip
 
@@ -57,7 +58,7 @@ def finetune_jobs(params: dict) -> list[dict]:
     """Every fine-tuning job: the explicit `finetune.jobs` list, or the grid tasks x inits x modes x fractions x seeds
     plus `finetune.extra_jobs`.
 
-    Video tasks only use `scratch` and `raven`; `scratch` is always fine-tuned and `random` always frozen;
+    Video tasks only use `scratch` and `raven`; `scratch` is always fine-tuned, `random` and `logmel` always frozen;
     pre-trained inits must be pre-trained (in pretrain.methods).
     """
     ft = params["finetune"]
@@ -69,7 +70,7 @@ def finetune_jobs(params: dict) -> list[dict]:
             for init in ft["inits"]:
                 if task in VIDEO_TASKS and init not in ("scratch", "raven"):
                     continue
-                modes = ["finetuned"] if init == "scratch" else ["frozen"] if init == "random" else ft["encoder_modes"]
+                modes = ["finetuned"] if init == "scratch" else ["frozen"] if init in FROZEN_ONLY else ft["encoder_modes"]
                 for mode in modes:
                     for fraction in ft["label_fractions"]:
                         for seed in ft["seeds"]:

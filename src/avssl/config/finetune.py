@@ -96,7 +96,7 @@ class NoiseAugmentParams(Section):
     babble_speakers: int = Field(6, ge=1, description="Utterances summed into one babble signal.")
 
 
-Init = Literal["scratch", "random", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"]
+Init = Literal["scratch", "random", "logmel", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"]
 
 
 class FinetuneJob(Section):
@@ -108,13 +108,21 @@ class FinetuneJob(Section):
     fraction: float = Field(1.0, gt=0, le=1)
     seed: int = Field(0, ge=0)
 
+    @model_validator(mode="after")
+    def _logmel_is_frozen(self):
+        if self.init == "logmel" and self.mode != "frozen":
+            raise ValueError(f"job {self.task}/logmel: the log-mel front end has no weights to fine-tune; "
+                             "set mode: frozen")
+        return self
+
 
 class FinetuneParams(Section):
     inits: list[Init] = Field(
         ["scratch", "random", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"],
         description="Encoder initialisations: scratch (task's paper architecture, random init, fine-tuned), random "
-        "(Shukla encoder, random init, frozen), or a pre-training method (must be in pretrain.methods). Video "
-        "tasks use scratch and raven only.",
+        "(Shukla encoder, random init, frozen), logmel (log-mel filterbank features, no weights, frozen: the "
+        "hand-crafted reference), or a pre-training method (must be in pretrain.methods). Video tasks use scratch "
+        "and raven only.",
     )
     jobs: list[FinetuneJob] = Field(
         [], description="Explicit job list; when non-empty it replaces the grid tasks x inits x modes x fractions x seeds "

@@ -17,6 +17,7 @@ _PROVIDERS = {
     "raven_video": "avssl.models.raven",
     "raven_audio": "avssl.models.raven",
     "shukla_audio": "avssl.models.shukla",
+    "logmel": "avssl.models.logmel",
 }
 
 
