@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avssl.models.registry import register
-from avssl.models.shukla.waveform import HOP
+from avssl.models.shukla.waveform import HOP, masked_znorm
 
 
 class LogMelEncoder(nn.Module):
@@ -41,11 +41,7 @@ class LogMelEncoder(nn.Module):
         # or padded in a batch (the centred STFT would otherwise reflect the signal at the end of the tensor).
         audio = F.pad(audio[:, : n_frames * HOP], (0, HOP))
         feats = self.attributes(audio, F.pad(padding_mask, (0, 1), value=True))[:, :n_frames]  # (B, T, n_mels)
-        valid = (~padding_mask).to(feats.dtype).unsqueeze(-1)
-        count = valid.sum(1, keepdim=True).clamp_min(1.0)
-        mean = (feats * valid).sum(1, keepdim=True) / count
-        var = (((feats - mean) * valid) ** 2).sum(1, keepdim=True) / count
-        return (feats - mean) / torch.sqrt(var + 1e-5) * valid
+        return masked_znorm(feats, (~padding_mask).to(feats.dtype).unsqueeze(-1))
 
 
 @register("logmel")

@@ -33,10 +33,16 @@ def utterance_znorm(audio: Tensor, padding_mask: Tensor | None = None, eps: floa
     Silence stays silence (std is floored by eps, nothing is divided by zero).
     """
     valid = sample_mask(padding_mask, audio.shape[0], audio.shape[1], audio.device).to(audio.dtype)
+    return masked_znorm(audio, valid, eps)
+
+
+def masked_znorm(x: Tensor, valid: Tensor, eps: float = 1e-5) -> Tensor:
+    """Zero mean / unit variance along dim 1 over the entries where ``valid`` is 1 (0/1, broadcastable to x, e.g.
+    (B, N) for audio or (B, T, 1) for frame features); the other entries come out as exactly zero."""
     count = valid.sum(dim=1, keepdim=True).clamp_min(1.0)
-    mean = (audio * valid).sum(dim=1, keepdim=True) / count
-    var = (((audio - mean) * valid) ** 2).sum(dim=1, keepdim=True) / count
-    return (audio - mean) / torch.sqrt(var + eps) * valid
+    mean = (x * valid).sum(dim=1, keepdim=True) / count
+    var = (((x - mean) * valid) ** 2).sum(dim=1, keepdim=True) / count
+    return (x - mean) / torch.sqrt(var + eps) * valid
 
 
 def frame_windows(audio: Tensor, window: int, hop: int = HOP) -> Tensor:
