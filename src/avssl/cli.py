@@ -497,7 +497,9 @@ def cmd_finetune(args) -> None:
     _check_fraction(args)
     if args.init == "logmel" and args.mode != "frozen":
         raise CliError("--init logmel has no weights to fine-tune: use --mode frozen")
-    if args.init not in ("scratch", "random", "logmel") and args.pretrained is None:
+    from avssl.stages import PRETRAINED_INITS
+
+    if args.init in PRETRAINED_INITS and args.pretrained is None:
         raise CliError(f"--init {args.init} needs --pretrained (e.g. results/pretrain/{args.init})")
     if not (args.input / "index.csv").is_file():
         raise CliError(f"--input {args.input}: no index.csv (run `avssl preprocess` first)")

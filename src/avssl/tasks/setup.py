@@ -11,10 +11,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from avssl.stages import PRETRAINED_INITS
 from avssl.tasks import TASKS, class_list, task_rows
 
 RAVEN_TASKS = ("asr", "vsr", "words_video")  # `scratch` uses the RAVEn architecture for these
-PRETRAINED_INITS = ("raven", "shukla_visual", "shukla_audio", "shukla_multitask")
 
 
 def split_rows(rows: list[dict], task: str, split: str) -> list[dict]:
