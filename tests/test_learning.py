@@ -42,7 +42,7 @@ CHANCE = {"emotion": 1 / 6, "words_audio": 1 / 30, "words_video": 1 / 30}
 #   CER 0.766; 8/40 single-word clips exactly right; the 8 sentences decode as memorised training sentences.
 #   Without the adapter: 0.899 / 1.000 and 6/40, but WER 4-14 under noise (hypotheses run to the length
 #   limit). Before (asr shukla_visual-frozen, 3 epochs): WER 0.954, 2/40 word clips.
-#   logmel-frozen (hand-crafted reference): words_audio 0.750; asr clean WER 0.734 beam / 0.780 greedy CTC.
+#   logmel-frozen (hand-crafted reference): words_audio 0.750; asr clean WER 0.734 beam / 0.734 greedy CTC.
 #   27/40 single-word ASR clips right, but the 8 sentence clips stay at WER ~0.97: 4 training speakers x 8
 #   sentences are too few transcriptions for the CTC/attention model to generalise to new word sequences of an
 #   unseen speaker (train token accuracy 0.95 vs val 0.46). On log-mel, a BiGRU adapter or CTC weight 0.9 did
@@ -141,8 +141,8 @@ def test_asr_recognises_words_and_wer_below_100(tiny_dag):
     encoders): measured clean WER 0.936 and 8/40 single-word test clips exactly right (chance 1/30 -> 1.3 of 40);
     thresholds: WER < 1 (an empty output scores 1.0, a memorised training sentence about 1.0) and >= 4/40 words.
 
-    Not "well below 100 %" from these features; the log-mel reference is (test_asr_machinery_learns_sentences_
-    from_log_mel): the 40 word clips of the test speaker are recognised about as well as the words task manages
+    Not "well below 100 %" from these features; the log-mel reference is (test_asr_machinery_learns_from_log_mel):
+    the 40 word clips of the test speaker are recognised about as well as the words task manages
     from the same features (27.5 %, BiGRU head, vs 75 % from log-mel), and test sentences decode as training
     sentences (WER ~1.0). More sentences do not fix it (24 instead of 8 per speaker: WER 0.917); a wider encoder
     pre-trained 4x longer does better (0.853): the tiny pre-trained features are the gap to log-mel.
