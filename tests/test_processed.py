@@ -64,3 +64,12 @@ def test_crop_and_flip():
     assert seen_flip and seen_plain
     a = random_crop_flip(v, 88, np.random.default_rng(5))
     assert np.array_equal(a, random_crop_flip(v, 88, np.random.default_rng(5)))  # seeded = reproducible
+
+
+def test_public_short_path_is_the_same_class():
+    """The package docstring advertises ``avssl.data.ProcessedDataset``: users import it from there."""
+    import avssl.data
+
+    assert avssl.data.ProcessedDataset is ProcessedDataset
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        avssl.data.Nope  # noqa: B018

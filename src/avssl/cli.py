@@ -289,8 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
         "dvc-yaml",
         help="Print (or write) dvc.yaml rendered from the stage table.",
         description="Render dvc.yaml from the stage table in avssl.stages (the same table the Snakemake rules\n"
-        "use), so `dvc repro` and `snakemake` run the same commands. Fan-out stages become DVC `matrix:` stages\n"
-        "templated from params.yaml. Regenerate with `make dvc-yaml`.",
+        "use), so `dvc repro` and `snakemake` run the same commands. Fan-out stages become DVC `foreach:` stages\n"
+        "over the jobs of params.yaml. Regenerate with `make dvc-yaml`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--output", type=Path, help="write here instead of stdout")
