@@ -51,6 +51,9 @@ def test_stage_run_records_params_tags_metrics_and_artifacts(tmp_path, monkeypat
         assert key in tags, key
     assert tags["stage"] == "preprocess" and tags["input_hash"] == "abc123" and tags["seed"] == "7"
     assert tags["method"] == "raven"
+    # what decides the last bits across machines (README: reproduction guarantee)
+    for key in ("cpu_model", "cpu_isa", "torch_cpu_capability", "mkl", "onednn", "torch_threads"):
+        assert tags.get(key), key
     assert r.data.params["study.seed"] == "7" and "preprocess.crop_size" in r.data.params
     assert r.data.metrics["frames_per_second"] == 300.0
     exp = client.get_experiment(r.info.experiment_id)

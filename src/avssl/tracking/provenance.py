@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, Mapping
@@ -39,16 +41,54 @@ def git_state(cwd: str | Path | None = None) -> dict[str, str]:
     return {"git_commit": commit or "unknown", "git_dirty": str(bool(status)).lower() if commit else "unknown"}
 
 
-def torch_versions() -> dict[str, str]:
+NUMERICS_ENV_VARS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _cpu_facts() -> dict[str, str]:
+    """CPU model and the instruction sets that change which kernels run (Linux /proc/cpuinfo; else platform)."""
+    import platform
+
+    model, flags = platform.processor() or "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model in ("unknown", "", "x86_64"):
+                model = value.strip()
+            elif key.strip() in ("flags", "Features") and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    isa = sorted(f for f in flags if f in {"avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile",
+                                           "amx_bf16", "asimd", "sve"})
+    return {"cpu_model": model, "cpu_isa": ",".join(isa) or "unknown"}
+
+
+def numerics_environment() -> dict[str, str]:
+    """What decides the last bits of a result on this machine, recorded as tags on every run.
+
+    Same values here and on another machine -> bit-identical results are expected; otherwise only agreement
+    within the confidence interval (kernels dispatched by CPU capability, oneDNN/MKL code paths and the
+    thread count change the order of floating-point sums).
+    """
+    facts = {**_cpu_facts()}
+    facts.update({f"env.{k}": os.environ[k] for k in NUMERICS_ENV_VARS if k in os.environ})
     try:
         import torch
     except ImportError:
-        return {}
-    return {
+        return facts
+    config = torch.__config__.show()
+    mkl = re.search(r"Math Kernel Library Version ([\w.\-]+)", config)
+    onednn = re.search(r"MKL-DNN v([\w.]+)", config)
+    facts.update({
         "torch": torch.__version__,
         "cuda": str(torch.version.cuda),
         "cuda_available": str(torch.cuda.is_available()).lower(),
-    }
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkl": mkl.group(1) if mkl else "none",
+        "onednn": onednn.group(1) if onednn else "none",
+        "torch_threads": str(torch.get_num_threads()),
+    })
+    return facts
 
 
 def hash_file(path: str | Path, algorithm: str = "sha256") -> str:

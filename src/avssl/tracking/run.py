@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from avssl.tracking.provenance import flatten, git_state, torch_versions
+from avssl.tracking.provenance import flatten, git_state, numerics_environment
 from avssl.tracking.store import ensure_store, resolve_uri
 
 EXPERIMENT_PREFIX = "avssl/"
@@ -135,7 +135,7 @@ def start_stage(
         "command": " ".join(shlex.quote(a) for a in sys.argv),
         "cwd": os.getcwd(),
         **git_state(),
-        **torch_versions(),
+        **numerics_environment(),
         **(tags or {}),
         "reproduces": os.environ.get("AVSSL_REPRODUCES"),  # set by `avssl reproduce`
     }
@@ -146,6 +146,8 @@ def start_stage(
         tracked.log_params(params.model_dump(mode="json"))
         tracked.log_dict(params.model_dump(mode="json"), "params.resolved.json")
         yield tracked
+        if "torch" in sys.modules:  # the stage sets its own thread count after the run opened: record the final one
+            tracked.set_tags({"torch_threads": sys.modules["torch"].get_num_threads()})
 
 
 def write_json(path: str | Path, data: Any) -> None:
