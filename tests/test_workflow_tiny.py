@@ -104,6 +104,7 @@ def test_one_finished_mlflow_run_per_stage_execution_with_provenance(tiny_dag):
 
 def test_metrics_recompute_from_predictions(tiny_dag):
     from avssl.tasks.evaluate import read_predictions, recompute_metrics
+    from avssl.tasks.uncertainty import clip_bootstrap
 
     for metrics_file in (tiny_dag / "results/evaluate").rglob("metrics.json"):
         recorded = json.loads(metrics_file.read_text())
@@ -112,6 +113,8 @@ def test_metrics_recompute_from_predictions(tiny_dag):
         again = recompute_metrics(read_predictions(metrics_file.parent / "predictions.csv"), recorded["task"],
                                   config.get("classes"))  # fmt: skip
         assert again.keys() == recorded["conditions"].keys()
+        assert recorded["ci95_over_clips"] == clip_bootstrap(read_predictions(metrics_file.parent / "predictions.csv"),
+                                                             recorded["task"])  # fmt: skip
         for cond, values in recorded["conditions"].items():
             for key, value in values.items():
                 assert again[cond][key] == pytest.approx(value, abs=1e-9), (metrics_file, cond, key)
@@ -140,9 +143,9 @@ def test_reproduce_a_finetuning_run_gives_identical_metrics(tiny_dag):
     env = env_with_venv()
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tiny_dag / 'mlflow.db'}"
     env["PYTHONPATH"] = str(tiny_dag.parent / "src")
-    out = subprocess.run([sys.executable, "-m", "avssl", "reproduce", target.info.run_id],
+    out = subprocess.run([sys.executable, "-m", "avssl", "reproduce", "--exact", target.info.run_id],
                          cwd=tiny_dag, env=env, capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "identical" in out.stdout
+    assert "identical" in out.stdout and "same as the recorded run" in out.stdout
     new = _client(tiny_dag).search_runs([target.info.experiment_id], f"tags.reproduces = '{target.info.run_id}'")
     assert len(new) == 1 and new[0].info.status == "FINISHED"

@@ -3,8 +3,10 @@
 One process evaluates every condition (the model loads once). Outputs in ``output_dir``: ``metrics.json``
 (``{"conditions": {"clean": {...}, "babble_10": {...}}, ...}``), ``predictions.csv`` (clip_id, condition,
 decoder, reference, prediction: every metric can be recomputed from it with :func:`recompute_metrics`),
-``snr_curve.png`` and, for classification, ``confusion_matrix.png``. Noise is deterministic given
-``evaluate.noise_seed`` and the clip id; babble comes from utterances of other test speakers.
+``snr_curve.png`` and, for classification, ``confusion_matrix.png``. ``metrics.json`` also carries each metric's
+95 % bootstrap interval over the test clips (``ci95_over_clips``, :mod:`avssl.tasks.uncertainty`; in MLflow as
+``ci95_low/<metric>.<condition>`` and ``ci95_high/...``). Noise is deterministic given ``evaluate.noise_seed`` and
+the clip id; babble comes from utterances of other test speakers.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from avssl.tasks import TASKS
 from avssl.tasks.setup import build_task_model, split_rows
+from avssl.tasks.uncertainty import clip_bootstrap
 from avssl.tracking.run import NullRun, write_json
 
 FIELDS = ["clip_id", "condition", "decoder", "reference", "prediction"]
@@ -188,10 +191,13 @@ def run_evaluate(params: Any, finetuned, processed_dir, output_dir, run=NullRun(
         writer.writeheader()
         writer.writerows({k: r[k] for k in FIELDS} for r in rows)
     per_condition = recompute_metrics(rows, task, classes)
+    intervals = clip_bootstrap(rows, task)
     metrics = {"task": task, "init": config["init"], "mode": config["mode"], "fraction": config["fraction"],
-               "seed": config["seed"], "conditions": per_condition}  # fmt: skip
+               "seed": config["seed"], "conditions": per_condition, "ci95_over_clips": intervals}  # fmt: skip
     write_json(output_dir / "metrics.json", metrics)
     run.log_metrics({f"{m}.{cond}": v for cond, vals in per_condition.items() for m, v in vals.items() if m != "n"})
+    run.log_metrics({f"ci95_{end}/{m}.{cond}": bound for cond, vals in intervals.items() for m, ci in vals.items()
+                     for end, bound in zip(("low", "high"), ci)})  # fmt: skip
     run.set_tags({"finetune_run_id": config.get("mlflow_run_id"), "pretrain_run_id": config.get("pretrain_run_id")})
 
     from avssl.tasks.plots import plot_confusion, plot_snr_curve

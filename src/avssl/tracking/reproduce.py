@@ -4,8 +4,8 @@ Policy (documented in the README): refuse when the checked-out code is not the r
 uncommitted changes (check the commit out, ideally in a clean `git worktree`, and re-run), and refuse when the
 input data no longer hash to the recorded `input_hash`. Otherwise the stage's recorded command line runs
 again with the run's recorded params (params.resolved.json) into a scratch output folder; the new run is
-tagged `reproduces=<RUN_ID>`, and the recorded and new metrics are printed side by side. On CPU they are
-identical (timings excluded).
+tagged `reproduces=<RUN_ID>`, and the recorded and new metrics are printed side by side with the case: identical
+(same hardware and software), within the recorded 95 % interval over test clips (another machine), or outside it.
 """
 
 from __future__ import annotations
@@ -128,20 +128,55 @@ def reproduce(run_id: str, tracking_uri: str | None = None, output: Path | None 
     if not new_runs:
         raise ReproduceError("the re-run logged no MLflow run")
     new = new_runs[0]
-    return compare(original.data.metrics, new.data.metrics, run_id, new.info.run_id)
+    differences = numerics_differences(tags, new.data.tags)
+    print("numerics environment: " + ("same as the recorded run (bit-identical expected)" if not differences else
+          "differs from the recorded run (agreement within the CI expected): " + "; ".join(differences)))
+    return {**compare(original.data.metrics, new.data.metrics, run_id, new.info.run_id),
+            "numerics_differences": differences}
+
+
+NUMERICS_TAGS = ("cpu_model", "cpu_isa", "torch_cpu_capability", "mkl", "onednn", "torch", "torch_threads")
+
+
+def numerics_differences(recorded: dict, here: dict) -> list[str]:
+    """Tags of :func:`avssl.tracking.provenance.numerics_environment` that differ between two runs."""
+    return [f"{k}: {recorded.get(k, '-')} -> {here.get(k, '-')}" for k in NUMERICS_TAGS
+            if recorded.get(k) and here.get(k) and recorded.get(k) != here.get(k)]  # fmt: skip
+
+
+def _ci_key(key: str, end: str) -> str:
+    return f"ci95_{end}/{key}"
 
 
 def compare(old: dict, new: dict, old_id: str, new_id: str) -> dict:
-    """Print recorded vs new metrics (timings excluded); returns {"identical": bool, "rows": [...]}."""
-    keys = sorted(k for k in set(old) | set(new) if not _volatile(k))
-    rows = [(k, old.get(k), new.get(k)) for k in keys]
+    """Print recorded vs new metrics (timings excluded) and say which case it is.
+
+    Cases: ``identical`` (every metric equal: expected on the same hardware and software), ``within CI`` (every
+    metric that differs lies inside the recorded run's 95 % interval over test clips: the cross-machine
+    guarantee), ``outside CI`` (some metric lies outside it, or differs and has no recorded interval).
+    Returns {"identical": bool, "case": str, "rows": [(metric, recorded, new, verdict)], "new_run_id": ...}.
+    """
+    keys = sorted(k for k in set(old) | set(new) if not _volatile(k) and not k.startswith("ci95_"))
+    rows = []
+    for k in keys:
+        a, b = old.get(k), new.get(k)
+        lo, hi = old.get(_ci_key(k, "low")), old.get(_ci_key(k, "high"))
+        if a == b:
+            verdict = "same"
+        elif a is not None and b is not None and lo is not None and hi is not None and lo <= b <= hi:
+            verdict = "in CI"
+        else:
+            verdict = "OUTSIDE" if lo is not None else "DIFFERENT (no CI)"
+        rows.append((k, a, b, verdict))
     width = max([len(k) for k in keys] + [6])
-    print(f"{'metric':<{width}}  {'recorded':>14}  {'re-run':>14}  same", file=sys.stdout)
-    for k, a, b in rows:
-        same = a == b
+    print(f"{'metric':<{width}}  {'recorded':>14}  {'95% CI':>19}  {'re-run':>14}  verdict", file=sys.stdout)
+    for k, a, b, verdict in rows:
+        lo, hi = old.get(_ci_key(k, "low")), old.get(_ci_key(k, "high"))
+        ci = f"[{lo:.4g}, {hi:.4g}]" if lo is not None and hi is not None else "-"
         fa = f"{a:.6g}" if a is not None else "-"
         fb = f"{b:.6g}" if b is not None else "-"
-        print(f"{k:<{width}}  {fa:>14}  {fb:>14}  {'yes' if same else 'NO'}", file=sys.stdout)
-    identical = all(a == b for _, a, b in rows)
-    print(f"\nrecorded run {old_id} vs re-run {new_id}: " + ("identical" if identical else "DIFFERENT"))
-    return {"identical": identical, "rows": rows, "new_run_id": new_id}
+        print(f"{k:<{width}}  {fa:>14}  {ci:>19}  {fb:>14}  {verdict}", file=sys.stdout)
+    identical = all(v == "same" for *_, v in rows)
+    case = "identical" if identical else "within CI" if all(v in ("same", "in CI") for *_, v in rows) else "outside CI"
+    print(f"\nrecorded run {old_id} vs re-run {new_id}: {case}")
+    return {"identical": identical, "case": case, "rows": rows, "new_run_id": new_id}
