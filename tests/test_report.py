@@ -127,7 +127,7 @@ def test_counts_skip_failed_and_duplicates(report):
     assert report["result"]["n_pretrain_runs"] == 2
 
 
-def test_emotion_cells_are_mean_std_over_seeds_with_run_ids(report):
+def test_emotion_cells_are_mean_and_95ci_over_seeds_with_run_ids(report):
     rows = _csv_rows(report["out"] / "tables" / "emotion.csv")
     ids = report["ids"]
     cell = _find(rows, "Audio SSL (Shukla), frozen", "Acc", "crema_d")
@@ -135,7 +135,9 @@ def test_emotion_cells_are_mean_std_over_seeds_with_run_ids(report):
     assert float(cell["std"]) == pytest.approx(statistics.stdev([55.0, 57.0]))
     assert cell["n"] == "2"
     assert set(cell["run_ids"].split(";")) == {ids["sa0"], ids["sa1"]}  # latest run wins: stale id absent
-    assert cell["text"] == "56.0 ± 1.4"
+    # 95 % t-interval over 2 seeds: 12.706 * 1.414 / sqrt(2) = 12.7
+    assert cell["text"] == "56.0 ± 12.7"
+    assert float(cell["ci95_low"]) == pytest.approx(56.0 - 12.706, abs=1e-3)
     uar = _find(rows, "Supervised (scratch), finetuned", "UAR", "crema_d")
     assert float(uar["mean"]) == pytest.approx(44.5)
     single = _find(rows, "RAVEn (audio encoder), frozen", "Acc", "crema_d")
@@ -147,7 +149,8 @@ def test_emotion_cells_are_mean_std_over_seeds_with_run_ids(report):
 def test_markdown_footnotes_and_missing_dash(report):
     md = (report["out"] / "tables" / "emotion.md").read_text()
     ids = report["ids"]
-    assert "56.0 ± 1.4[^" in md
+    assert "56.0 ± 12.7[^" in md
+    assert "n = 1-2 seed(s) per cell." in md and "Student's t" in md
     for key in ("sa0", "sa1", "sc0", "rv0", "rav"):
         assert ids[key] in md
     assert ids["stale"] not in md and ids["failed"] not in md
@@ -188,7 +191,7 @@ def test_latex_carries_run_ids_in_comments(report):
     tex = (report["out"] / "tables" / "emotion.tex").read_text()
     comments = "\n".join(l for l in tex.splitlines() if l.startswith("%"))
     assert report["ids"]["sa0"] in comments and report["ids"]["sa1"] in comments
-    assert r"56.0 $\pm$ 1.4" in tex and "--" in tex
+    assert r"56.0 $\pm$ 12.7" in tex and "--" in tex
 
 
 def test_raven_wer_published_beside_ours_for_lrs3(report):

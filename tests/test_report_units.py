@@ -23,9 +23,26 @@ def _run(rid, start, acc, **tags):
 def test_cell_mean_std_and_text():
     c = Cell.of([(0.5, "a"), (0.6, "b"), (float("nan"), "c")], decimals=2, scale=100)
     assert c.n == 2 and c.mean == pytest.approx(55.0) and c.std == pytest.approx(7.0710678)
-    assert c.text() == "55.00 ± 7.07" and c.run_ids == ("a", "b")
+    # two seeds: mean ± half-width of the 95 % t-interval (t = 12.706 at 1 df): 12.706 * 7.071 / sqrt(2)
+    assert c.text() == "55.00 ± 63.53" and c.run_ids == ("a", "b")
+    assert c.ci95 == pytest.approx((55.0 - 63.5300, 55.0 + 63.5300), abs=1e-3)
     assert Cell.of([(None, "x")]) is None
     assert Cell.of([(0.3, "x")]).text() == "0.3"
+    one = Cell.of([(0.5, "a")], decimals=1, scale=100, clip_interval=(0.4, 0.62))
+    assert one.text() == "50.0 [40.0, 62.0]" and one.ci95 == pytest.approx((40.0, 62.0))
+    # the clip interval belongs to a single run: with several seeds the seed interval is used
+    assert "[" not in Cell.of([(0.5, "a"), (0.6, "b")], clip_interval=(0.4, 0.62)).text()
+
+
+def test_uncertainty_note_states_n_and_the_method():
+    from avssl.report.cells import uncertainty_note
+
+    three = Cell.of([(0.5, "a"), (0.6, "b"), (0.55, "c")])
+    one = Cell.of([(0.5, "a")], clip_interval=(0.4, 0.6))
+    assert uncertainty_note([three]).startswith("n = 3 seed(s) per cell.") and "Student's t" in uncertainty_note([three])
+    mixed = uncertainty_note([three, one, None])
+    assert "n = 1-3" in mixed and "bootstrap" in mixed
+    assert uncertainty_note([None]) == "No finished runs."
 
 
 def test_latest_run_wins_and_fraction_normalised():

@@ -90,7 +90,8 @@ def to_latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-CSV_FIELDS = ["table", "row", "group", "column", "kind", "mean", "std", "n", "text", "run_ids"]
+CSV_FIELDS = ["table", "row", "group", "column", "kind", "mean", "std", "n", "ci95_low", "ci95_high", "text",
+              "run_ids"]
 
 
 def to_csv(table: Table) -> str:
@@ -104,7 +105,9 @@ def to_csv(table: Table) -> str:
             if v is None:
                 rec.update(kind="missing", text=MISSING)
             elif isinstance(v, Cell):
+                ci = v.ci95
                 rec.update(kind="ours", mean=repr(v.mean), std=repr(v.std), n=v.n, text=v.text(),
+                           ci95_low=repr(ci[0]) if ci else "", ci95_high=repr(ci[1]) if ci else "",
                            run_ids=";".join(v.run_ids))
             elif isinstance(v, Published):
                 rec.update(kind="published", mean=repr(v.value), n=0, text=v.text(), run_ids="")

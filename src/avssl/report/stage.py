@@ -15,7 +15,7 @@ from avssl.report import artifacts, figures
 from avssl.report.render import write_table
 from avssl.report.runs import experiment_id, latest_per_key, open_client, search_stage_runs
 from avssl.report.summary import build_summary
-from avssl.report.tables import BUILDERS, raven_wer
+from avssl.report.tables import BUILDERS, raven_wer, with_uncertainty_note
 from avssl.report.values import Formatter
 from avssl.tracking.run import NullRun, experiment_name
 from avssl.tracking.store import resolve_uri
@@ -63,6 +63,7 @@ def run_report(params: Any, output_dir: Path, run: NullRun = NullRun(), tracking
             table = raven_wer(evaluate, fmt, reference=cfg.published_reference)
         else:
             table = BUILDERS[name](evaluate, fmt, cfg.main_fraction)
+        table = with_uncertainty_note(table)
         built[name] = table
         if table.is_empty():
             skipped[name] = "no finished evaluate run provides these cells"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from avssl.report.cells import Delta, Published
+from avssl.report.cells import Delta, Published, uncertainty_note
 from avssl.report.labels import (
     INIT_ORDER, MAIN_METRIC, METRIC_LABELS, MODE_ORDER, TASK_ORDER, condition_sort_key, fraction_label,
     order_index, parse_condition, row_label,
@@ -50,7 +50,7 @@ def _shukla_table(name: str, title: str, runs: list[RunRecord], fmt: Formatter, 
             for init, mode in _sorted_rows(sel):
                 table.set(row_label(init, mode, label_task), (ds, label),
                           fmt.cell(groups.get((ds, task, init, mode), []), metric))
-    table.notes.append(f"Label fraction {fraction:g}; clean test condition; mean ± std over seeds (sample std).")
+    table.notes.append(f"Label fraction {fraction:g}; clean test condition.")
     return table
 
 
@@ -87,7 +87,7 @@ def noise(runs, fmt, fraction):
             col = ("", "clean") if cond == "clean" else (nz, f"{snr:g} dB" if snr is not None else cond)
             table.set(f"{prefix}: {row_label(init, mode, task)}", col, fmt.cell(groups[key], "accuracy", cond))
     table.row_header = "Task: method"
-    table.notes.append(f"Label fraction {fraction:g}; mean ± std over seeds.")
+    table.notes.append(f"Label fraction {fraction:g}.")
     return table
 
 
@@ -177,6 +177,12 @@ def cross_paper(runs, fmt, fraction):
     table.row_header = "Init, mode"
     table.notes.append(f"Label fraction {fraction:g}. Acc/WER in %, CCC = mean of arousal and valence CCC. "
                        "RAVEn: audio encoder for audio tasks, video encoder for words_video and vsr.")
+    return table
+
+
+def with_uncertainty_note(table: Table) -> Table:
+    """Every table states n and how its intervals were computed (the note is derived from its cells)."""
+    table.notes.append(uncertainty_note(table.cells.values()))
     return table
 
 

@@ -31,8 +31,16 @@ class Formatter:
         return self.ccc_decimals if metric.startswith("ccc") else self.decimals
 
     def cell(self, runs: Iterable[RunRecord], metric: str, condition: str = "clean") -> Cell | None:
+        runs = list(runs)
         pairs = [(metric_value(r, metric, condition), r.run_id) for r in runs]
-        return Cell.of(pairs, decimals=self.digits(metric), scale=self.scale(metric))
+        interval = clip_interval(runs[0], metric, condition) if len(runs) == 1 else None
+        return Cell.of(pairs, decimals=self.digits(metric), scale=self.scale(metric), clip_interval=interval)
+
+
+def clip_interval(run: RunRecord, metric: str, condition: str) -> tuple[float, float] | None:
+    """The run's 95 % interval over test clips (logged by the evaluation as ci95_low/high/<metric>.<cond>)."""
+    low, high = (run.metrics.get(f"ci95_{end}/{metric}.{condition}") for end in ("low", "high"))
+    return None if low is None or high is None else (low, high)
 
 
 def group_runs(runs: Iterable[RunRecord], key: Callable[[RunRecord], tuple]) -> dict[tuple, list[RunRecord]]:
