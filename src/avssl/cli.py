@@ -55,7 +55,7 @@ def _stage_parser(sub, name: str, summary: str, body: str, params_read: str) -> 
 def _add_job(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, choices=["emotion", "affect", "words_audio", "words_video", "asr", "vsr"])
     p.add_argument("--init", required=True,
-                   choices=["scratch", "random", "logmel", "raven", "shukla_visual", "shukla_audio",
+                   choices=["scratch", "random", "logmel", "nuisance", "raven", "shukla_visual", "shukla_audio",
                             "shukla_multitask"])
     p.add_argument("--mode", default="finetuned", choices=["frozen", "finetuned"])
     p.add_argument("--fraction", type=float, default=1.0, help="labelled fraction of the training clips (0, 1]")
@@ -158,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     ft_help = (
         "task: emotion, affect, words_audio, words_video, asr, vsr; init: scratch (the task's paper architecture,\n"
         "random init), random (Shukla encoder, random, frozen), logmel (log-mel filterbank features, no weights,\n"
-        "frozen) or a pre-training method (needs --pretrained);\n"
+        "frozen), nuisance (speech timing + loudness only, no weights, frozen: cues that need no speech content)\n"
+        "or a pre-training method (needs --pretrained);\n"
         "mode: frozen (train the head only) or finetuned; fraction: labelled fraction of the training clips\n"
         "(speaker-balanced); seed: the label subset and the run."
     )
@@ -500,8 +501,8 @@ def _check_fraction(args) -> None:
 def cmd_finetune(args) -> None:
     params = _load(args)
     _check_fraction(args)
-    if args.init == "logmel" and args.mode != "frozen":
-        raise CliError("--init logmel has no weights to fine-tune: use --mode frozen")
+    if args.init in ("logmel", "nuisance") and args.mode != "frozen":
+        raise CliError(f"--init {args.init} has no weights to fine-tune: use --mode frozen")
     from avssl.stages import PRETRAINED_INITS
 
     if args.init in PRETRAINED_INITS and args.pretrained is None:

@@ -21,7 +21,8 @@ PYTHON = "python -m avssl"
 
 VIDEO_TASKS = ("words_video", "vsr")
 PRETRAINED_INITS = ("raven", "shukla_visual", "shukla_audio", "shukla_multitask")
-FROZEN_ONLY = ("random", "logmel")  # nothing worth fine-tuning: a random encoder, a weightless filterbank
+FROZEN_ONLY = ("random", "logmel", "nuisance")  # nothing worth fine-tuning: random or weightless encoders
+SEQUENCE_TASKS = ("asr", "vsr")  # transcription: the `nuisance` row (timing + loudness) has nothing to say there
 TASK_PARAMS = {"emotion": "emotion", "affect": "affect", "words_audio": "words", "words_video": "words",
                "asr": "asr", "vsr": "vsr"}  # fmt: skip
 
@@ -58,8 +59,9 @@ def finetune_jobs(params: dict) -> list[dict]:
     """Every fine-tuning job: the explicit `finetune.jobs` list, or the grid tasks x inits x modes x fractions x seeds
     plus `finetune.extra_jobs`.
 
-    Video tasks only use `scratch` and `raven`; `scratch` is always fine-tuned, `random` and `logmel` always frozen;
-    pre-trained inits must be pre-trained (in pretrain.methods).
+    Video tasks only use `scratch` and `raven`; `scratch` is always fine-tuned, `random`, `logmel` and `nuisance`
+    always frozen; `nuisance` is not run on sentence transcription; pre-trained inits must be pre-trained (in
+    pretrain.methods).
     """
     ft = params["finetune"]
     if ft["jobs"]:
@@ -69,6 +71,8 @@ def finetune_jobs(params: dict) -> list[dict]:
         for task in ft["tasks"]:
             for init in ft["inits"]:
                 if task in VIDEO_TASKS and init not in ("scratch", "raven"):
+                    continue
+                if init == "nuisance" and task in SEQUENCE_TASKS:
                     continue
                 modes = ["finetuned"] if init == "scratch" else ["frozen"] if init in FROZEN_ONLY else ft["encoder_modes"]
                 for mode in modes:

@@ -96,7 +96,7 @@ class NoiseAugmentParams(Section):
     babble_speakers: int = Field(6, ge=1, description="Utterances summed into one babble signal.")
 
 
-Init = Literal["scratch", "random", "logmel", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"]
+Init = Literal["scratch", "random", "logmel", "nuisance", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"]
 
 
 class FinetuneJob(Section):
@@ -109,9 +109,9 @@ class FinetuneJob(Section):
     seed: int = Field(0, ge=0)
 
     @model_validator(mode="after")
-    def _logmel_is_frozen(self):
-        if self.init == "logmel" and self.mode != "frozen":
-            raise ValueError(f"job {self.task}/logmel: the log-mel front end has no weights to fine-tune; "
+    def _weightless_is_frozen(self):
+        if self.init in ("logmel", "nuisance") and self.mode != "frozen":
+            raise ValueError(f"job {self.task}/{self.init}: this front end has no weights to fine-tune; "
                              "set mode: frozen")
         return self
 
@@ -121,7 +121,8 @@ class FinetuneParams(Section):
         ["scratch", "random", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"],
         description="Encoder initialisations: scratch (task's paper architecture, random init, fine-tuned), random "
         "(Shukla encoder, random init, frozen), logmel (log-mel filterbank features, no weights, frozen: the "
-        "hand-crafted reference), or a pre-training method (must be in pretrain.methods). Video tasks use scratch "
+        "hand-crafted reference), nuisance (speech onset/offset, clip length and loudness only, no weights, frozen: "
+        "how far cues that need no speech content go; not run on asr/vsr), or a pre-training method (must be in pretrain.methods). Video tasks use scratch "
         "and raven only.",
     )
     jobs: list[FinetuneJob] = Field(

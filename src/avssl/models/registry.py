@@ -18,6 +18,7 @@ _PROVIDERS = {
     "raven_audio": "avssl.models.raven",
     "shukla_audio": "avssl.models.shukla",
     "logmel": "avssl.models.logmel",
+    "nuisance": "avssl.models.nuisance",
 }
 
 

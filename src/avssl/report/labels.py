@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-INIT_ORDER = ["scratch", "logmel", "random", "shukla_visual", "shukla_audio", "shukla_multitask", "raven"]
+INIT_ORDER = ["scratch", "nuisance", "logmel", "random", "shukla_visual", "shukla_audio", "shukla_multitask", "raven"]
 INIT_LABELS = {
     "scratch": "Supervised (scratch)",
+    "nuisance": "Timing + loudness cues only (no speech content)",
     "logmel": "Log-mel features (no pre-training)",
     "random": "Random encoder",
     "shukla_visual": "Visual SSL (Shukla)",

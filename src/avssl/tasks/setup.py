@@ -43,7 +43,8 @@ def speaker_balanced_subset(rows: list[dict], fraction: float, seed: int) -> lis
 
 def encoder_spec(params: Any, task: str, init: str) -> tuple[str, dict]:
     """(arch, builder kwargs) of an encoder that is not loaded from pre-training: `scratch` / `random` (randomly
-    initialised) or `logmel` (no weights; as many bands as the Shukla audio pretext's log-mel target)."""
+    initialised), `logmel` (no weights; as many bands as the Shukla audio pretext's log-mel target) or `nuisance`
+    (no weights; timing and loudness only)."""
     modality = TASKS[task].modality
     if init == "scratch" and task in RAVEN_TASKS:
         return f"raven_{modality}", params.raven.encoder_config()
@@ -52,6 +53,8 @@ def encoder_spec(params: Any, task: str, init: str) -> tuple[str, dict]:
     s = params.shukla
     if init == "logmel":
         return "logmel", {"n_mels": s.n_mels or 40}
+    if init == "nuisance":
+        return "nuisance", {}
     return "shukla_audio", dict(window_s=s.window_s, cnn_channels=s.cnn_channels, code_dim=s.code_dim,
                                 gru_hidden=s.gru_hidden, gru_layers=s.gru_layers)  # fmt: skip
 
@@ -63,7 +66,7 @@ def encoder_dim(encoder) -> int:
 
 
 def make_encoder(params: Any, task: str, init: str, pretrained: Path | None):
-    """Pre-trained encoder of `init` (its task modality), or a fresh one for scratch / random / logmel."""
+    """Pre-trained encoder of `init` (its task modality), or a fresh one for scratch / random / logmel / nuisance."""
     from avssl.models import registry
     from avssl.models.load import load_encoder
 
