@@ -46,6 +46,11 @@ def test_affect_interval_comes_from_clip_moments_and_brackets_the_pooled_ccc():
                          "reference": f"{a:.5f} {v:.5f}", "prediction": f"{pa:.5f} {pv:.5f}"})  # fmt: skip
     point = recompute_metrics(rows, "affect")["clean"]
     ci = clip_bootstrap(rows, "affect")["clean"]
+    from avssl.tasks.uncertainty import clip_stats, from_sums
+
+    for metric in ("ccc_arousal", "ccc_valence"):
+        total = np.sum(list(clip_stats(rows, metric).values()), axis=0)
+        assert from_sums(metric, total) == pytest.approx(point[metric], abs=1e-9), metric
     for metric in ("ccc_arousal", "ccc_valence"):
         assert ci[metric][0] < point[metric] < ci[metric][1], metric
     assert ci["ccc_arousal"][0] > ci["ccc_valence"][1]  # arousal is predicted far better here
@@ -61,6 +66,11 @@ def test_wer_interval_weighs_clips_by_reference_length():
                          "prediction": hyp})  # fmt: skip
     point = recompute_metrics(rows, "asr")["clean"]
     ci = clip_bootstrap(rows, "asr")["clean"]
+    from avssl.tasks.uncertainty import clip_stats, from_sums
+
+    for metric in ("wer", "cer", "wer_greedy_ctc"):
+        total = np.sum(list(clip_stats([r for r in rows if r["condition"] == "clean"], metric).values()), axis=0)
+        assert from_sums(metric, total) == pytest.approx(point[metric], abs=1e-12), metric
     assert set(ci) == {"wer", "cer", "wer_greedy_ctc"}
     for metric in ci:
         assert ci[metric][0] <= point[metric] <= ci[metric][1], metric
@@ -89,3 +99,33 @@ def test_each_condition_gets_its_own_interval(task):
     rows = _classification_rows(30, 2, "clean") + _classification_rows(30, 3, "babble_0")
     ci = clip_bootstrap(rows, task)
     assert set(ci) == {"clean", "babble_0"} and ci["clean"]["accuracy"] != ci["babble_0"]["accuracy"]
+
+
+def test_clip_statistics_reproduce_the_metrics_exactly():
+    """Summing every clip's statistics must give the metric recompute_metrics computes (no approximation)."""
+    import numpy as np
+
+    from avssl.tasks.uncertainty import clip_stats, from_sums
+
+    rows = _classification_rows(37, 3)
+    point = recompute_metrics(rows, "emotion")["clean"]
+    for metric in ("accuracy", "uar"):
+        total = np.sum(list(clip_stats(rows, metric).values()), axis=0)
+        assert from_sums(metric, total) == pytest.approx(point[metric], abs=1e-12), metric
+
+
+def test_paired_difference_cancels_clip_difficulty_and_averages_seeds():
+    from avssl.tasks.uncertainty import paired_difference
+
+    def runs(correct_every, n=60):
+        return [_classification_rows(n, correct_every)]
+
+    better, worse = runs(1), runs(3)  # 100 % vs 33.3 % on the same clips
+    d = paired_difference(better, worse, "accuracy")
+    assert d["difference"] == pytest.approx(1 - 20 / 60) and d["low"] > 0.5 and d["n_clips"] == 60
+    same = paired_difference(worse, worse, "accuracy")
+    assert same["difference"] == 0 and same["low"] == same["high"] == 0  # identical runs: no spread at all
+    # two seeds on side A: their mean is compared
+    two = paired_difference(better + worse, worse, "accuracy")
+    assert two["n_a"] == 2 and two["difference"] == pytest.approx((1 - 20 / 60) / 2)
+    assert paired_difference(better, [[]], "accuracy") is None
