@@ -1,4 +1,5 @@
-"""What the report fetches from MLflow beyond run summaries: metric histories and confusion-matrix PNGs."""
+"""What the report fetches from MLflow beyond run summaries: metric histories, confusion-matrix PNGs and the
+per-clip predictions behind the 'what this run shows' comparisons."""
 
 from __future__ import annotations
 
@@ -62,3 +63,26 @@ def copy_confusion_matrices(client: Any, runs: list[RunRecord], out_dir: Path,
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return paths
+
+
+class PredictionLoader:
+    """``loader(run)`` -> the evaluate run's predictions.csv rows (downloaded once, cached), or None if absent."""
+
+    def __init__(self, client: Any):
+        self.client, self._cache = client, {}
+
+    def __call__(self, run: RunRecord) -> list[dict] | None:
+        if run.run_id not in self._cache:
+            self._cache[run.run_id] = self._load(run.run_id)
+        return self._cache[run.run_id]
+
+    def _load(self, run_id: str) -> list[dict] | None:
+        import tempfile
+
+        from avssl.tasks.evaluate import read_predictions
+
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                return read_predictions(self.client.download_artifacts(run_id, "predictions.csv", tmp))
+            except Exception:  # noqa: BLE001 - a run without the artifact (or a store that lost it)
+                return None

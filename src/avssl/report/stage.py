@@ -12,6 +12,7 @@ from typing import Any
 
 from avssl.config.report import ReportParams
 from avssl.report import artifacts, figures
+from avssl.report.findings import build_findings, findings_markdown, table_lines
 from avssl.report.render import write_table
 from avssl.report.runs import experiment_id, latest_per_key, open_client, search_stage_runs
 from avssl.report.summary import build_summary
@@ -57,6 +58,8 @@ def run_report(params: Any, output_dir: Path, run: NullRun = NullRun(), tracking
         pretrain = latest_per_key(search_stage_runs(client, exp_id, "pretrain", cfg.max_runs), ("method", "dataset"))
 
     fmt = Formatter(cfg.percent, cfg.decimals, cfg.ccc_decimals)
+    findings = build_findings(evaluate, cfg.main_fraction, artifacts.PredictionLoader(client), fmt.scale)
+    (tables_dir / "findings.md").write_text(findings_markdown(findings, fmt.digits))
     built, written, skipped = {}, {}, {}
     for name in cfg.tables:
         if name == "raven_wer":
@@ -64,6 +67,7 @@ def run_report(params: Any, output_dir: Path, run: NullRun = NullRun(), tracking
         else:
             table = BUILDERS[name](evaluate, fmt, cfg.main_fraction)
         table = with_uncertainty_note(table)
+        table.notes += table_lines(findings, name, fmt.digits)
         built[name] = table
         if table.is_empty():
             skipped[name] = "no finished evaluate run provides these cells"
