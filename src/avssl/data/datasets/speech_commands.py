@@ -20,7 +20,7 @@ NAME = "speech_commands"
 NOISE_DIR = "_background_noise_"
 LISTS = {"validation_list.txt": "val", "testing_list.txt": "test"}
 META = {"LICENSE", "README.md", *LISTS}
-_CLIP = re.compile(r"^([a-z]+)/([0-9a-f]{8})_nohash_(\d+)\.wav$")
+_CLIP = re.compile(r"^([a-z]+)/([0-9a-f]{8})_nohash_(\d+)\.(?i:wav)$")
 
 
 def _read_list(path: Path) -> list[str]:
@@ -40,7 +40,7 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
         if rel in META:
             continue
         if rel.startswith(NOISE_DIR + "/"):
-            if rel.endswith(".wav"):
+            if rel.lower().endswith(".wav"):
                 rows.append(ClipRow(dataset=NAME, clip_id=rel[:-4], split="noise", kind="noise", audio=rel))
             continue  # README in the noise folder
         m = _CLIP.match(rel)
