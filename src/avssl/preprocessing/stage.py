@@ -191,7 +191,7 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
     if run is not None:
         run.log_metrics(metrics)
         if shard_group is None:
-            for name in ("index.csv", "rejects.csv"):
+            for name in ("index.csv", "rejects.csv", "unused_files.csv"):
                 run.log_artifact(out / name)
     if shard_group is None:
         check_reject_rate(metrics, pp.max_reject_rate, out)
