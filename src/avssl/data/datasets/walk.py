@@ -23,6 +23,18 @@ def by_extension(files: list[str]) -> dict[str, str]:
     return {lower_ext(rel): rel for rel in files}
 
 
+def find_file(root: Path, rel: str) -> str | None:
+    """``rel`` as it is on disk under ``root`` (its extension in any case), or None when there is no such file."""
+    if (Path(root) / rel).is_file():
+        return rel
+    folder = (Path(root) / rel).parent
+    if not folder.is_dir():
+        return None
+    want = lower_ext(Path(rel).name)
+    hit = next((p.name for p in sorted(folder.iterdir()) if p.is_file() and lower_ext(p.name) == want), None)
+    return None if hit is None else str(Path(rel).with_name(hit).as_posix())
+
+
 def walk_files(root: Path, sub: str = "") -> list[str]:
     """Relative POSIX paths (relative to ``root``) of every non-hidden file under ``root/sub``, sorted."""
     base = Path(root) / sub if sub else Path(root)
