@@ -200,6 +200,12 @@ def test_extraction_never_removes_what_is_there(tmp_path):
     assert safe_extract(tmp_path / "b.zip", root) == ["Actor_01", "README.txt"]
     assert safe_extract(tmp_path / "b.zip", root) == ["Actor_01", "README.txt"]
     assert (root / "Actor_01" / "mine.mp4").read_bytes() == b"user's clip" and (root / "Actor_01" / "x.wav").exists()
+    elsewhere = tmp_path / "bigdisk" / "Actor_02"  # a folder the user moved to another disk and linked back
+    elsewhere.mkdir(parents=True)
+    (root / "Actor_02").symlink_to(elsewhere)
+    (tmp_path / "c.zip").write_bytes(zip_bytes({"Actor_02/y.wav": b"b"}))
+    safe_extract(tmp_path / "c.zip", root)
+    assert (root / "Actor_02").is_symlink() and (elsewhere / "y.wav").read_bytes() == b"b"
 
 
 def test_corrupt_resumed_archive_is_not_pinned(server, tmp_path):

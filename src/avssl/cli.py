@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         "relative to --root, default datasets.<NAME>_root; audio inside .mp4/.flv/.avi is decoded with PyAV).\n"
         "Audio-only corpora (speech_commands) cannot be preprocessed audio-visually.\n"
         "output: DIR/index.csv (one row per clip), DIR/shards/* (a few large files), DIR/rejects.csv\n"
-        "(clip_id, reason, detail). Bad clips are listed, never silently dropped; the stage fails only when\n"
+        "(clip_id, reason, detail), DIR/unused_files.csv (other input files not taken: file, reason, detail).\n"
+        "Bad clips are listed, never silently dropped; the stage fails only when\n"
         "the reject rate exceeds preprocess.max_reject_rate. Resumable per shard.",
         "study.seed, preprocess.*, datasets.<NAME>_root (with --dataset)",
     )

@@ -52,7 +52,7 @@ def check_replaceable(out: Path, parts: list[Path]) -> None:
     if not out.exists() and not out.is_symlink():
         return
     if not out.is_dir() or out.is_symlink():
-        raise PreprocessError(f"--output {out} exists and is not a folder; refusing to replace it")
+        raise PreprocessError(f"--output {out} exists and is not a folder (a file or a link); refusing to replace it")
     entries = sorted(e.name for e in out.iterdir())
     if not entries:
         return

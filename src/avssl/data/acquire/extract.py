@@ -90,15 +90,15 @@ def safe_extract(archive: Path, dest: Path) -> list[str]:
 
 def _conflicts(src: Path, dst: Path) -> list[str]:
     """Why placing ``src`` onto ``dst`` would replace something (empty list: it would not)."""
-    if not dst.exists() and not dst.is_symlink():
-        return []
-    if src.is_dir():
-        if dst.is_dir() and not dst.is_symlink():
+    if not dst.exists():
+        return [f"{dst} is a broken symbolic link"] if dst.is_symlink() else []
+    if src.is_dir():  # a folder (or a link to one, e.g. a corpus moved to a bigger disk) is merged into
+        if dst.is_dir():
             return [c for child in sorted(src.iterdir()) for c in _conflicts(child, dst / child.name)]
         return [f"member folder {dst.name}/ would replace the existing file {dst}"]
-    if dst.is_dir() and not dst.is_symlink():
+    if dst.is_dir():
         return [f"member file {dst.name} would replace the existing folder {dst}"]
-    if dst.is_symlink() or not filecmp.cmp(src, dst, shallow=False):
+    if not filecmp.cmp(src, dst, shallow=False):
         return [f"member file {dst.name} differs from the existing file {dst}"]
     return []
 
