@@ -111,3 +111,26 @@ def test_bugs_keep_their_traceback(monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
     with pytest.raises(ZeroDivisionError):
         cli.main(["params", "--params", "params.yaml"])
+
+
+def test_failure_messages_see_through_wrappers():
+    """What a tracking server outage looks like from MLflow: requests' ConnectionError (an OSError) wrapped."""
+    import errno
+
+    from avssl.failures import failure_message
+
+    class ConnectionError(OSError):  # noqa: A001 - named like requests.exceptions.ConnectionError
+        pass
+
+    try:
+        try:
+            raise ConnectionError("HTTPConnectionPool(host='mlflow', port=5000): Max retries exceeded")
+        except OSError as inner:
+            raise RuntimeError("API request to endpoint /api/2.0/mlflow/runs/create failed") from inner
+    except RuntimeError as exc:
+        assert failure_message(exc).startswith("network error: ConnectionError: HTTPConnectionPool")
+    assert failure_message(OSError(errno.ENOSPC, "No space left on device", "/x/y")).startswith(
+        "disk full while writing /x/y")
+    assert failure_message(PermissionError(errno.EACCES, "Permission denied", "/root/z")).startswith(
+        "permission denied: /root/z")
+    assert failure_message(KeyError("bug")) is None

@@ -17,6 +17,7 @@ USER_ERRORS = {
     "ArchiveReadError", "ExtractConflictError", "TranscriptError",
 }  # fmt: skip
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+NETWORK_ERRORS = {"ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout"}  # requests' names (MLflow server)
 
 
 def _chain(exc: BaseException):
@@ -37,12 +38,13 @@ def failure_message(exc: BaseException) -> str | None:
             where = getattr(e, "filename", None)
             return (f"disk full{f' while writing {where}' if where else ''} ({e}); free space on that disk "
                     "(or point the output elsewhere) and re-run the same command")
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code} {exc.reason} from {exc.url}; check the URL and the server, then re-run"
-    if isinstance(exc, urllib.error.URLError):
-        return f"network error: {exc.reason}; check the connection (or proxy) and re-run"
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return f"network error: {type(exc).__name__}: {exc}; check the connection (or proxy) and re-run"
+    for e in _chain(exc):  # also when wrapped, e.g. by MLflow around requests' errors (a tracking server)
+        if isinstance(e, urllib.error.HTTPError):
+            return f"HTTP {e.code} {e.reason} from {e.url}; check the URL and the server, then re-run"
+        if isinstance(e, urllib.error.URLError):
+            return f"network error: {e.reason}; check the connection (or proxy) and re-run"
+        if isinstance(e, (ConnectionError, TimeoutError)) or type(e).__name__ in NETWORK_ERRORS:
+            return f"network error: {type(e).__name__}: {e}; check the connection (or proxy) and re-run"
     if isinstance(exc, PermissionError):
         return f"permission denied: {exc.filename or exc}; check the folder's owner/permissions or write elsewhere"
     return None
