@@ -36,8 +36,8 @@ def failure_message(exc: BaseException) -> str | None:
         if (isinstance(e, OSError) and e.errno in DISK_FULL) or "No space left on device" in str(e) \
                 or "database or disk is full" in str(e):
             where = getattr(e, "filename", None)
-            return (f"disk full{f' while writing {where}' if where else ''} ({e}); free space on that disk "
-                    "(or point the output elsewhere) and re-run the same command")
+            what = f"while writing {where}" if where else f"({e})"
+            return f"disk full {what}; free space on that disk (or write elsewhere) and re-run the same command"
     for e in _chain(exc):  # also when wrapped, e.g. by MLflow around requests' errors (a tracking server)
         if isinstance(e, urllib.error.HTTPError):
             return f"HTTP {e.code} {e.reason} from {e.url}; check the URL and the server, then re-run"
