@@ -15,8 +15,10 @@ import pytest
 from avssl.config.datasets import DatasetsParams
 from avssl.data.acquire import (
     PUBLIC,
+    AcquireError,
     ChecksumError,
     DatasetMissingError,
+    ExtractConflictError,
     LockFile,
     UnsafeArchiveError,
     download,
@@ -175,3 +177,107 @@ def test_verify_licensed(tmp_path):
     assert run_acquire(params, "lrs3", tmp_path / "lrs3")["files_test"] == 1
     with pytest.raises(DatasetMissingError, match="1 of 1321"):
         verify("lrs3", tmp_path / "lrs3", {"lrs3/pretrain": 1, "lrs3/trainval": 1})
+
+
+def test_extraction_never_removes_what_is_there(tmp_path):
+    """A member named like an existing folder (.downloads, Actor_01) or file must not replace it."""
+    root = tmp_path / "ravdess"
+    (root / ".downloads").mkdir(parents=True)
+    (root / ".downloads" / "checksums.lock.json").write_text("{}")
+    (root / "Actor_01").mkdir()
+    (root / "Actor_01" / "mine.mp4").write_bytes(b"user's clip")
+    (root / "README.txt").write_text("my notes")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    for members in ({".downloads": b"file"}, {"Actor_01": b"file"}, {"README.txt": b"other text"},
+                    {"README.txt/inner": b"folder where a file is"}):
+        (tmp_path / "a.zip").write_bytes(zip_bytes({"new/ok.txt": b"1", **members}))
+        with pytest.raises(ExtractConflictError, match="nothing there was changed"):
+            safe_extract(tmp_path / "a.zip", root)
+        assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+        assert not (root / "new").exists()  # fails as a whole, before the first move
+    # folders merge and identical files are kept: re-extracting the same archive is fine
+    (tmp_path / "b.zip").write_bytes(zip_bytes({"Actor_01/x.wav": b"a", "README.txt": b"my notes"}))
+    assert safe_extract(tmp_path / "b.zip", root) == ["Actor_01", "README.txt"]
+    assert safe_extract(tmp_path / "b.zip", root) == ["Actor_01", "README.txt"]
+    assert (root / "Actor_01" / "mine.mp4").read_bytes() == b"user's clip" and (root / "Actor_01" / "x.wav").exists()
+    elsewhere = tmp_path / "bigdisk" / "Actor_02"  # a folder the user moved to another disk and linked back
+    elsewhere.mkdir(parents=True)
+    (root / "Actor_02").symlink_to(elsewhere)
+    (tmp_path / "c.zip").write_bytes(zip_bytes({"Actor_02/y.wav": b"b"}))
+    safe_extract(tmp_path / "c.zip", root)
+    assert (root / "Actor_02").is_symlink() and (elsewhere / "y.wav").read_bytes() == b"b"
+
+
+def test_corrupt_resumed_archive_is_not_pinned(server, tmp_path):
+    """No published checksum + a resume onto stale bytes: the archive fails to open; nothing is recorded and the
+    error says which file to delete; after that the re-run downloads, extracts and records the good hash."""
+    good = zip_bytes({"Actor_01/01-01-01-01-01-01-01.mp4": b"v" * 500})
+    server.files["V.zip"] = good
+    spec = PublicDataset("ravdess", "CC", "", archives=(Archive(server.url + "V.zip", "V.zip"),))
+    root = tmp_path / "ravdess"
+    (root / ".downloads").mkdir(parents=True)
+    (root / ".downloads" / "V.zip.part").write_bytes(b"\0" * 100)  # stale bytes of an interrupted transfer
+    with pytest.raises(AcquireError, match=r"Delete .*V\.zip and re-run") as err:
+        fetch_public(spec, root, progress=False)
+    assert "not recorded" in str(err.value)
+    assert server.ranges == ["bytes=100-"]
+    assert LockFile(root / ".downloads/checksums.lock.json").get("V.zip") is None
+    assert not (root / ".downloads" / "V.zip.done").exists() and not (root / "Actor_01").exists()
+    (root / ".downloads" / "V.zip").unlink()  # what the message says
+    assert fetch_public(spec, root, progress=False)["archives_extracted"] == 1
+    assert LockFile(root / ".downloads/checksums.lock.json").get("V.zip") == sha(good)
+
+
+def test_http_network_and_disk_errors_say_what_to_do(server, tmp_path, monkeypatch):
+    with pytest.raises(AcquireError, match=r"download of http://127\.0\.0\.1:\d+/missing\.zip not found \(404\)"):
+        download(server.url + "missing.zip", tmp_path / "m.zip", progress=False)
+
+    class Fail500(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_error(500)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Fail500)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/a.zip"
+        with pytest.raises(AcquireError, match=r"failed after 3 attempts \(HTTP 500 .*check the network"):
+            download(url, tmp_path / "a.zip", progress=False, retries=2, backoff_s=0)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    with pytest.raises(AcquireError, match=r"failed after 2 attempts \(network error"):  # nobody listens there
+        download(url, tmp_path / "a.zip", progress=False, retries=1, backoff_s=0, timeout=5)
+
+    import errno
+    import os
+    import sys
+
+    dl = sys.modules["avssl.data.acquire.download"]  # the package re-exports the function under the same name
+
+    def full(url, part, timeout, progress):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(part))
+
+    monkeypatch.setattr(dl, "_fetch_once", full)
+    with pytest.raises(AcquireError, match=r"disk full while writing .*b\.zip\.part; free space"):
+        download(server.url + "b.zip", tmp_path / "b.zip", progress=False, backoff_s=0)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_cli_prints_one_line_instead_of_a_traceback(server, tmp_path, monkeypatch, capsys, verbose):
+    import avssl.data.acquire.run as acquire_run
+    from avssl.cli import main
+
+    spec = PublicDataset("ravdess", "CC", "", archives=(Archive(server.url + "gone.zip", "gone.zip"),))
+    monkeypatch.setitem(acquire_run.PUBLIC, "ravdess", spec)
+    repo = Path(__file__).resolve().parents[1]
+    argv = ["acquire", "--params", str(repo / "params.yaml"), "--dataset", "ravdess", "--root", str(tmp_path / "r"),
+            "--no-track"] + (["--verbose"] if verbose else [])
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "avssl acquire: error: download of " + server.url + "gone.zip not found (404)" in err
+    assert ("Traceback" in err) == verbose
+    if not verbose:
+        assert len(err.strip().splitlines()) == 1

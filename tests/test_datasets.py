@@ -155,3 +155,28 @@ def test_unknown_dataset_and_missing_root(tmp_path):
         index_dataset("nope", tmp_path)
     with pytest.raises(FileNotFoundError):
         index_dataset("lrw", tmp_path / "absent")
+
+
+MAKERS = {"lrs3": fx.make_lrs3, "lrw": fx.make_lrw, "voxceleb2": fx.make_voxceleb2, "crema_d": fx.make_crema_d,
+          "ravdess": fx.make_ravdess, "iemocap": fx.make_iemocap, "speech_commands": fx.make_speech_commands}
+
+
+@pytest.mark.parametrize("name", sorted(MAKERS))
+def test_upper_case_media_extensions_index_the_same_clips(tmp_path, name):
+    """.MP4 / .WAV / .FLV / .AVI (cameras, Windows copies) are the same media: same rows, same problems."""
+    params = DatasetsParams(lrs3_setting="high")
+    rows, problems = index_dataset(name, MAKERS[name](tmp_path / "lower"), params)
+    upper = MAKERS[name](tmp_path / "upper")
+    for p in sorted(upper.rglob("*")):
+        if p.is_file() and p.suffix in (".mp4", ".wav", ".flv", ".avi"):
+            p.rename(p.with_suffix(p.suffix.upper()))
+    rows_u, problems_u = index_dataset(name, upper, params)
+
+    def lowered(row):
+        d = dict(vars(row)) if not isinstance(row, dict) else dict(row)
+        return {k: (v.replace(".MP4", ".mp4").replace(".WAV", ".wav").replace(".FLV", ".flv").replace(".AVI", ".avi")
+                    if isinstance(v, str) else v) for k, v in d.items()}
+
+    assert rows and [lowered(r) for r in rows_u] == [lowered(r) for r in rows]
+    assert sorted(lowered(p)["reason"] for p in problems_u) == sorted(lowered(p)["reason"] for p in problems)
+    assert any(".MP4" in (r.video or "") or ".WAV" in (r.audio or "") for r in rows_u)  # the paths are as on disk

@@ -146,3 +146,22 @@ def test_encode_dataset_audio(tmp_path, encoders):
         with torch.no_grad():
             single = enc(torch.as_tensor(item["audio"])[None])[0].numpy()
         np.testing.assert_allclose(feats[cid], single, atol=1e-4)
+
+
+def test_cli_encode_infers_the_modality_of_a_one_encoder_checkpoint(tmp_path, encoders, monkeypatch, capsys):
+    import avssl.data.processed as processed
+    from avssl.cli import main
+
+    monkeypatch.setattr(processed, "ProcessedDataset", lambda path: FakeDataset())
+    one = save_encoders(tmp_path / "a", {"audio": encoders["audio"]}, {})
+    assert main(["encode", "--checkpoint", str(one), "--input", str(tmp_path), "--output", str(tmp_path / "f.npz")]) == 0
+    feats = dict(np.load(tmp_path / "f.npz"))
+    expected = dict(np.load(encode_dataset(one, FakeDataset(), tmp_path / "e.npz", "audio")))
+    assert feats.keys() == expected.keys() and all(np.array_equal(feats[k], expected[k]) for k in feats)
+    both = save_encoders(tmp_path / "b", encoders, {})
+    argv = ["encode", "--checkpoint", str(both), "--input", str(tmp_path), "--output", str(tmp_path / "g.npz")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "holds 2 encoders (audio, video)" in err and "--modality" in err and "Traceback" not in err
+    assert not (tmp_path / "g.npz").exists()
+    assert main(argv + ["--modality", "video"]) == 0

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="on errors also print the Python traceback (default: one line saying what to do)")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
 
     p = _stage_parser(
@@ -104,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         "relative to --root, default datasets.<NAME>_root; audio inside .mp4/.flv/.avi is decoded with PyAV).\n"
         "Audio-only corpora (speech_commands) cannot be preprocessed audio-visually.\n"
         "output: DIR/index.csv (one row per clip), DIR/shards/* (a few large files), DIR/rejects.csv\n"
-        "(clip_id, reason, detail). Bad clips are listed, never silently dropped; the stage fails only when\n"
+        "(clip_id, reason, detail), DIR/unused_files.csv (other input files not taken: file, reason, detail).\n"
+        "Bad clips are listed, never silently dropped; the stage fails only when\n"
         "the reject rate exceeds preprocess.max_reject_rate. Resumable per shard.",
         "study.seed, preprocess.*, datasets.<NAME>_root (with --dataset)",
     )
@@ -236,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder, model.safetensors or .pth")
-    p.add_argument("--modality", choices=["audio", "video"], help="which encoder of a multi-encoder checkpoint")
+    p.add_argument("--modality", choices=["audio", "video"],
+                   help="which encoder of a multi-encoder checkpoint (default: the only one it holds)")
     p.add_argument("--input", required=True, type=Path, help="processed shard folder")
     p.add_argument("--output", required=True, type=Path, help="features file to write (.safetensors)")
     p.add_argument("--batch-size", type=int, default=8)
@@ -300,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--output", type=Path, help="write here instead of stdout")
+    for command in sub.choices.values():  # `avssl CMD ... --verbose` works too (SUPPRESS keeps the global value)
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="on errors also print the Python traceback")
     return parser
 
 
@@ -558,8 +565,15 @@ def cmd_reproduce(args) -> None:
 
 
 def cmd_encode(args) -> None:
-    from avssl.models.encode import encode_dataset
+    if not args.checkpoint.exists():
+        raise CliError(f"--checkpoint {args.checkpoint}: not found")
+    from avssl.models.encode import checkpoint_modality, encode_dataset
 
+    if args.modality is None:
+        try:
+            checkpoint_modality(args.checkpoint)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
     encode_dataset(args.checkpoint, args.input, args.output, modality=args.modality,
                    batch_size=args.batch_size, device=args.device)
 
@@ -627,19 +641,6 @@ def cmd_dvc_yaml(args) -> None:
     _emit(render_dvc_yaml(), args.output)
 
 
-USER_ERRORS = {
-    "ParamsError",
-    "PreprocessError",
-    "SynthError",
-    "AcquireError",
-    "ChecksumError",
-    "DatasetError",
-    "DatasetMissingError",
-    "CheckpointError",
-    "ReproduceError",
-    "FileNotFoundError",
-}
-
 COMMANDS = {
     "synth": cmd_synth,
     "preprocess": cmd_preprocess,
@@ -678,11 +679,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"avssl {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        # Errors about the user's data or config carry their own clear message: no traceback for those.
-        if type(exc).__name__ in USER_ERRORS:
-            print(f"avssl {args.command}: error: {exc}", file=sys.stderr)
-            return 1
-        raise
+        # Errors about the user's data, config, disk or network get one clear line; bugs keep their traceback.
+        from avssl.failures import failure_message
+
+        message = failure_message(exc)
+        if message is None:
+            raise
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"avssl {args.command}: error: {message}", file=sys.stderr)
+        return 1
     if args.command in ("synth", "preprocess", "pretrain", "finetune", "evaluate", "report"):
         print(f"avssl {args.command}: done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0

@@ -149,6 +149,9 @@ def format_validation_error(exc: ValidationError, data: dict, source: str) -> st
     for err in exc.errors():
         loc = [k for k in err["loc"] if not (isinstance(k, str) and k.startswith(("function-", "literal[")))]
         path = ".".join(str(k) for k in loc)
+        if not loc:  # a check across sections (Params' own validators): the message names the keys
+            lines.append(f"  - {err['msg'].removeprefix('Value error, ')}")
+            continue
         model, key = _field_info(loc)
         if err["type"] == "extra_forbidden":
             allowed = sorted(model.model_fields) if model is not None else []

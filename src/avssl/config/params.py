@@ -11,7 +11,7 @@ project choices elsewhere. The presets set sizes and schedules: params.yaml (`de
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from avssl.config.base import Section
 from avssl.config.datasets import DatasetsParams
@@ -47,3 +47,26 @@ class Params(Section):
     datasets: DatasetsParams = Field(
         default_factory=DatasetsParams, description="Real corpora: where they live and how they are split."
     )
+
+    @model_validator(mode="after")
+    def _pretrained_inits_are_pretrained(self):
+        """A fine-tuning job from a method that is not pre-trained cannot run: refuse it instead of dropping it."""
+        from avssl.stages import PRETRAINED_INITS
+
+        methods = set(self.pretrain.methods)
+        ft = self.finetune
+        problems = []
+        for key, jobs in (("finetune.jobs", ft.jobs), ("finetune.extra_jobs", ft.extra_jobs)):
+            bad = [f"{key}[{i}] ({j.task}/{j.init}/{j.mode}/{j.fraction:g}/seed {j.seed})"
+                   for i, j in enumerate(jobs) if j.init in PRETRAINED_INITS and j.init not in methods]
+            problems += bad
+        if not ft.jobs:  # the grid (tasks x inits x ...) is used only without an explicit job list
+            problems += [f"finetune.inits: {init}" for init in ft.inits
+                         if init in PRETRAINED_INITS and init not in methods]
+        if problems:
+            raise ValueError(
+                f"{len(problems)} fine-tuning job(s)/init(s) need a pre-training method that pretrain.methods "
+                f"({', '.join(self.pretrain.methods)}) does not run: " + "; ".join(problems)
+                + ". Add the method to pretrain.methods or remove these entries"
+            )
+        return self

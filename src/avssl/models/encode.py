@@ -37,18 +37,42 @@ def _collate(items: list[torch.Tensor], modality: str) -> tuple[torch.Tensor, to
     return batch, pad, frames
 
 
+def checkpoint_modality(checkpoint: str | Path) -> str | None:
+    """The modality of the one encoder our checkpoint holds (config.json's ``encoders``); None for an official
+    .pth file, whose loader finds its only encoder from the key names (and names them when there are several).
+
+    Raises ValueError naming the encoders when there are several, so the caller can ask for one.
+    """
+    p = Path(checkpoint)
+    if p.is_dir() or p.suffix == ".safetensors":
+        import json
+
+        from avssl.models.checkpoint import CONFIG
+
+        config = (p if p.is_dir() else p.parent) / CONFIG
+        if not config.is_file():
+            raise FileNotFoundError(f"{config} missing: cannot tell which encoders {p} holds")
+        names = sorted(json.loads(config.read_text()).get("encoders", {}))
+        if len(names) != 1:
+            raise ValueError(f"{p} holds {len(names)} encoders ({', '.join(names) or 'none'}); choose one "
+                             "with modality (CLI: --modality)")
+        return names[0]
+    return None
+
+
 @torch.no_grad()
-def encode_dataset(checkpoint: str | Path, processed_dir: Any, output_path: str | Path, modality: str,
+def encode_dataset(checkpoint: str | Path, processed_dir: Any, output_path: str | Path, modality: str | None = None,
                    batch_size: int = 8, device: str = "cpu", ids: list[str] | None = None) -> Path:
     """Write ``{clip_id: float32 (T, D)}`` to ``output_path`` (``.npz`` or ``.safetensors``); returns it.
 
     ``processed_dir`` is a ProcessedDataset directory (or any object with ``ids()`` and ``[clip_id]``).
+    ``modality=None`` takes the checkpoint's only encoder (an error names the choices when it holds several).
     """
     from tqdm import tqdm
 
     from avssl.models.load import load_encoder
 
-    if modality not in ("video", "audio"):
+    if modality not in ("video", "audio", None):
         raise ValueError(f"modality must be 'video' or 'audio', got {modality!r}")
     if isinstance(processed_dir, (str, Path)):
         from avssl.data.processed import ProcessedDataset
@@ -56,7 +80,8 @@ def encode_dataset(checkpoint: str | Path, processed_dir: Any, output_path: str 
         ds = ProcessedDataset(processed_dir)
     else:
         ds = processed_dir
-    encoder = load_encoder(checkpoint, modality=modality, device=device)
+    encoder = load_encoder(checkpoint, modality=modality or checkpoint_modality(checkpoint), device=device)
+    modality = modality or checkpoint_modality(checkpoint) or encoder.modality
     clip_ids = list(ids if ids is not None else ds.ids())
     features: dict[str, np.ndarray] = {}
     for start in tqdm(range(0, len(clip_ids), batch_size), desc=f"encode {modality}", unit="batch"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -17,6 +18,57 @@ from avssl.preprocessing.errors import PreprocessError
 from avssl.preprocessing.shards import REJECT_FIELDS, read_csv, shard_name, write_csv
 
 LEADING = ["clip_id", "split", "speaker"]
+# Written into every processed folder this program creates; only such a folder (or an empty one) may ever be
+# replaced, and only when it holds nothing but what this program writes there.
+OWNER_MARKER = ".avssl-processed"
+OWN_ENTRIES = {OWNER_MARKER, "plan.json", "shards", "index.csv", "rejects.csv", "discovery_rejects.csv",
+               "unused_files.csv"}
+_OWN_TMP = re.compile(r"^\..+\.\d+\.tmp$")  # _atomic_csv / _write_plan leftovers of a killed run
+
+
+def mark_created(output_dir: Path) -> None:
+    """Record that ``output_dir`` was created by avssl (call only for a folder that was absent or empty)."""
+    (Path(output_dir) / OWNER_MARKER).write_text(
+        "Created by `avssl preprocess`. A later merge may replace this folder as long as it holds only the\n"
+        "files avssl writes here; anything else put here stops the merge instead of being deleted.\n"
+    )
+
+
+def check_replaceable(out: Path, parts: list[Path]) -> None:
+    """Raise PreprocessError unless ``out`` may be (re)placed by a merge of ``parts`` without losing anything.
+
+    Allowed: ``out`` absent, an empty folder, or a folder with :data:`OWNER_MARKER` holding only the entries
+    this program writes. Never: ``out`` equal to, inside, or containing a part folder (the merge reads them).
+    """
+    out = Path(out)
+    target = out.resolve()
+    for part in parts:
+        src = Path(part).resolve()
+        if target == src or target in src.parents or src in target.parents:
+            raise PreprocessError(
+                f"--output {out} overlaps the part folder {part} (equal to it, inside it, or containing it): "
+                "merging there would destroy its input. Choose a separate output folder, e.g. data/processed"
+            )
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir() or out.is_symlink():
+        raise PreprocessError(f"--output {out} exists and is not a folder (a file or a link); refusing to replace it")
+    entries = sorted(e.name for e in out.iterdir())
+    if not entries:
+        return
+    if OWNER_MARKER not in entries:
+        raise PreprocessError(
+            f"--output {out} is not empty and was not created by avssl (no {OWNER_MARKER} marker; it holds "
+            f"{', '.join(entries[:5])}{' ...' if len(entries) > 5 else ''}); refusing to replace it. Choose a new "
+            "or empty output folder, or delete this one yourself if it is really meant to go"
+        )
+    foreign = [name for name in entries if name not in OWN_ENTRIES and not _OWN_TMP.match(name)]
+    if foreign:
+        raise PreprocessError(
+            f"--output {out} was created by avssl but now also holds {', '.join(foreign[:5])}"
+            f"{' ...' if len(foreign) > 5 else ''}, which avssl did not write; refusing to replace it. Move "
+            "those out, or choose another output folder"
+        )
 
 
 def read_plan(output_dir: Path) -> dict:
@@ -83,6 +135,7 @@ def merge_parts(parts: list[Path], output_dir: Path) -> dict:
     Every part must hold the same plan (same input clips and params) and, between them, every shard of it.
     Shard files are hard-linked when the file system allows (no second copy of the data), copied otherwise.
     The result is built beside `output_dir` and renamed into place, so a failed merge leaves no half folder.
+    An existing `output_dir` is replaced only under the rules of :func:`check_replaceable` (checked first).
     """
     parts = [Path(p) for p in parts]
     if not parts:
@@ -108,22 +161,40 @@ def merge_parts(parts: list[Path], output_dir: Path) -> dict:
             f"({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}); did every shard-group job finish?"
         )
     out = Path(output_dir)
+    check_replaceable(out, parts)
     tmp = out.with_name(f".{out.name}.merging.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         (tmp / "shards").mkdir(parents=True)
+        mark_created(tmp)
         for i in range(len(plan["shards"])):
             name = shard_name(i)
             _link_tree(owner[name] / "shards" / name, tmp / "shards" / name)
         shutil.copy2(parts[0] / "plan.json", tmp / "plan.json")
         shutil.copy2(parts[0] / "discovery_rejects.csv", tmp / "discovery_rejects.csv")
+        if (parts[0] / "unused_files.csv").is_file():
+            shutil.copy2(parts[0] / "unused_files.csv", tmp / "unused_files.csv")
         metrics = merge_shards(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        check_replaceable(out, parts)  # again: the merge took a while, someone may have put files there
+        _swap_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {**metrics, "n_parts": len(parts), "n_shards": len(plan["shards"])}
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` onto ``out``; an old ``out`` (checked replaceable) is moved aside first, deleted last."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    old = out.with_name(f".{out.name}.replaced.{os.getpid()}")
+    os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        os.replace(old, out)  # put the old folder back rather than leave nothing
+        raise
+    shutil.rmtree(old)
 
 
 def _link_tree(src: Path, dst: Path) -> None:

@@ -62,18 +62,36 @@ def _write_plan(out: Path, plan: dict) -> None:
 
 
 def _discover(pp, input_path: Path, dataset: str | None, dataset_root: Path | None,
-              landmarks_dir: Path | None) -> tuple[list, list[dict]]:
-    """Clip sources + reject rows: from a folder of <id>.mp4 + <id>.wav, or from a dataset's clip index."""
+              landmarks_dir: Path | None) -> tuple[list, list[dict], list[dict]]:
+    """Clip sources, reject rows and unused-file rows: from a folder of <id>.mp4 + <id>.wav, or from a dataset's
+    clip index (whose files the indexer already accounted for in its problems.csv: no unused rows)."""
     if dataset is None:
-        from avssl.preprocessing.discover import discover
+        from avssl.preprocessing.discover import discover_all
 
         try:
-            return discover(input_path, pp.require_metadata)
+            return discover_all(input_path, pp.require_metadata)
         except ValueError as exc:
             raise PreprocessError(str(exc)) from exc
     from avssl.preprocessing.index_input import read_dataset_index
 
-    return read_dataset_index(input_path, dataset, dataset_root, landmarks_dir)
+    return (*read_dataset_index(input_path, dataset, dataset_root, landmarks_dir), [])
+
+
+def _report_unused(unused: list[dict], input_dir: Path, out: Path) -> None:
+    """Write OUT/unused_files.csv and say on stderr how many input files the stage did not take, and why."""
+    from collections import Counter
+
+    from avssl.preprocessing.discover import UNUSED_FIELDS
+    from avssl.preprocessing.shards import write_csv
+
+    write_csv(out / "unused_files.csv", unused, UNUSED_FIELDS)
+    if not unused:
+        return
+    kinds = Counter(r["reason"] for r in unused)
+    names = ", ".join(r["file"] for r in unused[:5]) + (" ..." if len(unused) > 5 else "")
+    print(f"preprocess: {len(unused)} file(s) in {input_dir} not used ({names}): "
+          + "; ".join(f"{n} x {k}" for k, n in sorted(kinds.items())) + f". Listed in {out / 'unused_files.csv'}",
+          file=sys.stderr)
 
 
 def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads: int = 1,
@@ -90,7 +108,7 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
     """
     from tqdm import tqdm
 
-    from avssl.preprocessing.merge import merge_shards
+    from avssl.preprocessing.merge import mark_created, merge_shards
     from avssl.preprocessing.shards import REJECT_FIELDS, ShardWriter, partition, shard_name, write_csv
 
     pp = params.preprocess
@@ -106,15 +124,19 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
 
         load_align()  # fail early, before any work, if the backend is missing
     t0 = time.perf_counter()
-    clips, discovery_rejects = _discover(pp, input_dir, dataset, dataset_root, landmarks_dir)
+    clips, discovery_rejects, unused = _discover(pp, input_dir, dataset, dataset_root, landmarks_dir)
     by_id = {c.clip_id: c for c in clips}
     groups = partition(list(by_id), pp.clips_per_shard)
+    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
     (out / "shards").mkdir(parents=True, exist_ok=True)
+    if fresh:  # only a folder we created (or found empty) is ours to replace later (see merge.check_replaceable)
+        mark_created(out)
     plan = {"format": 1, "params": pp.model_dump(exclude={"shard_groups"}), "shards": groups}
     if dataset is not None:  # the folder form's plan.json stays as it was
         plan["dataset"] = dataset
     _write_plan(out, plan)
     write_csv(out / "discovery_rejects.csv", discovery_rejects, REJECT_FIELDS)
+    _report_unused(unused, input_dir, out)
 
     mine = [i for i in range(len(groups)) if shard_group is None or i % shard_group[1] == shard_group[0]]
     pending = [i for i in mine if not (out / "shards" / shard_name(i)).is_dir()]
@@ -158,6 +180,7 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
         "n_shards": len(groups),
         "n_shards_processed": len(pending),
         "n_shards_skipped": len(mine) - len(pending),
+        "n_unused_files": len(unused),
         "frames_processed": frames,
         "wall_s": wall,
         "frames_per_second": frames / wall if wall > 0 else 0.0,
@@ -168,7 +191,7 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
     if run is not None:
         run.log_metrics(metrics)
         if shard_group is None:
-            for name in ("index.csv", "rejects.csv"):
+            for name in ("index.csv", "rejects.csv", "unused_files.csv"):
                 run.log_artifact(out / name)
     if shard_group is None:
         check_reject_rate(metrics, pp.max_reject_rate, out)

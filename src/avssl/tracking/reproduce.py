@@ -64,16 +64,35 @@ def _value(argv: list[str], flag: str) -> str | None:
     return argv[argv.index(flag) + 1] if flag in argv and argv.index(flag) + 1 < len(argv) else None
 
 
+def _require_store(uri: str, run_id: str) -> None:
+    """Refuse before MLflow opens a local store that does not exist: opening it would create an empty one."""
+    from urllib.parse import urlparse
+
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):])
+    elif "://" not in uri or uri.startswith("file:"):
+        path = Path(urlparse(uri).path if uri.startswith("file:") else uri)
+    else:
+        return  # a tracking server: it answers for itself
+    if not path.exists():
+        raise ReproduceError(
+            f"run {run_id} is unknown: there is no MLflow store at {path} (nothing was created). Run from the "
+            "project folder that holds it, or pass --tracking-uri / set MLFLOW_TRACKING_URI"
+        )
+
+
 def reproduce(run_id: str, tracking_uri: str | None = None, output: Path | None = None,
               allow_dirty: bool = False) -> dict:
+    uri = resolve_uri(tracking_uri or "sqlite:///mlflow.db")
+    _require_store(uri, run_id)
     from mlflow.tracking import MlflowClient
 
-    uri = resolve_uri(tracking_uri or "sqlite:///mlflow.db")
     client = MlflowClient(tracking_uri=uri)
     try:
         original = client.get_run(run_id)
     except Exception as exc:  # noqa: BLE001 - MLflow raises several types for unknown ids
-        raise ReproduceError(f"run {run_id} not found in {uri}: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ReproduceError(f"run {run_id} is unknown: not found in {uri} ({first})") from None
     tags = original.data.tags
     argv = shlex.split(tags.get("command", ""))
     if len(argv) < 2:

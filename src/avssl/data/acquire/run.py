@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from avssl.data.acquire.checksum import LockFile
-from avssl.data.acquire.download import download
-from avssl.data.acquire.extract import safe_extract
+from avssl.data.acquire.checksum import LockFile, file_digest
+from avssl.data.acquire.download import AcquireError, download
+from avssl.data.acquire.extract import ExtractConflictError, UnsafeArchiveError, safe_extract
 from avssl.data.acquire.licensed import CHECKS, verify
 from avssl.data.acquire.sources import PUBLIC, PublicDataset, crema_d_files
 from avssl.tracking import NullRun
@@ -25,6 +25,8 @@ def fetch_public(spec: PublicDataset, root: Path, download_dir: str = ".download
     """Download every archive of ``spec`` under ``root/download_dir`` and extract it into ``root``.
 
     An extracted archive leaves a ``<archive>.done`` marker so re-runs neither re-download nor re-extract.
+    An archive without a published checksum has its sha256 recorded in the lock file only once it opened
+    and extracted: a corrupt (e.g. badly resumed) download is reported with the file to delete, never pinned.
     """
     ddir = root / download_dir
     lock = LockFile(ddir / LOCK_NAME)
@@ -41,11 +43,30 @@ def fetch_public(spec: PublicDataset, root: Path, download_dir: str = ".download
         marker = ddir / (arc.filename + ".done")
         if marker.exists():
             continue
-        path = download(arc.url, ddir / arc.filename, arc.sha256, arc.md5, lock=lock, progress=progress)
-        safe_extract(path, root)
+        path = download(arc.url, ddir / arc.filename, arc.sha256, arc.md5, lock=lock, progress=progress, record=False)
+        _extract(path, root, lock, pinned=bool(arc.sha256 or lock.get(arc.filename)))
+        if lock.get(arc.filename) is None and not arc.sha256:
+            lock.record(arc.filename, file_digest(path))
         marker.write_text("ok\n")
         extracted += 1
     return {"archives_extracted": extracted, "files_placed": placed, "archives_total": len(archives)}
+
+
+def _extract(path: Path, root: Path, lock: LockFile, pinned: bool) -> None:
+    """safe_extract with a message that says how to retry when the archive itself is broken."""
+    try:
+        safe_extract(path, root)
+    except (ExtractConflictError, UnsafeArchiveError):
+        raise
+    except Exception as exc:  # zipfile.BadZipFile, tarfile.ReadError, EOFError, zlib.error, CRC errors ...
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # disk full, permissions: not the archive's fault (the CLI explains those)
+        trust = ("it matches the expected checksum, so the published file itself may be broken" if pinned
+                 else f"its checksum was not recorded in {lock.path}")
+        raise AcquireError(
+            f"{path} does not open or extract as an archive ({type(exc).__name__}: {exc}); the download is "
+            f"probably corrupt or truncated and {trust}. Delete {path} and re-run `avssl acquire` to download it again"
+        ) from exc
 
 
 def run_acquire(params: Any, dataset: str, root: str | Path, run=NullRun(), progress: bool = True) -> dict:

@@ -1,8 +1,9 @@
 """Registry of the public corpora's download sources: what to fetch, from where, and what it must hash to.
 
 Checksums are recorded where a published value is known; ``None`` means unknown, in which case the first
-download records its sha256 in the lock file (``<root>/.downloads/checksums.lock.json``) and every later
-download must match it (trust on first use, but never silently drift).
+download that opens and extracts records its sha256 in the lock file (``<root>/.downloads/checksums.lock.json``)
+and every later download must match it (trust on first use, but never silently drift, and never pin a
+corrupt file).
 """
 
 from __future__ import annotations

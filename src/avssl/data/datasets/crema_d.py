@@ -65,7 +65,7 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
             continue
         for rel in walk_files(root, folder):
             p = Path(rel)
-            if p.suffix != ext or len(p.parts) != 2:
+            if p.suffix.lower() != ext or len(p.parts) != 2:
                 problems.append(Problem(NAME, rel, f"unexpected file in {folder}/ (expected *{ext})"))
                 continue
             try:

@@ -23,7 +23,7 @@ from pathlib import Path
 from avssl.config.datasets import DatasetsParams
 from avssl.data.datasets.folds import split_for_fold
 from avssl.data.datasets.schema import ClipRow, Problem
-from avssl.data.datasets.walk import walk_files
+from avssl.data.datasets.walk import by_extension, find_file, lower_ext, walk_files
 
 NAME = "iemocap"
 SESSIONS = 5
@@ -44,10 +44,11 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
         if not (root / sdir).is_dir():
             problems.append(Problem(NAME, sdir, "session folder missing"))
             continue
-        wavs = set(walk_files(root, f"{sdir}/sentences/wav")) if (root / sdir / "sentences/wav").is_dir() else set()
+        wav_dir = root / sdir / "sentences/wav"
+        wavs = by_extension(walk_files(root, f"{sdir}/sentences/wav")) if wav_dir.is_dir() else {}
         evaluated: set[str] = set()
         eval_dir = root / sdir / "dialog" / "EmoEvaluation"
-        eval_files = sorted(eval_dir.glob("*.txt")) if eval_dir.is_dir() else []
+        eval_files = sorted(p for p in eval_dir.iterdir() if p.suffix.lower() == ".txt") if eval_dir.is_dir() else []
         if not eval_files:
             problems.append(Problem(NAME, f"{sdir}/dialog/EmoEvaluation", "no evaluation files"))
         for ev in eval_files:
@@ -59,13 +60,13 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
                     continue  # per-evaluator detail lines (C-E1:, A-E2: ...) and headers
                 row = _turn_row(root, line.rstrip("\r\n"), session, params, wavs, f"{ev_rel}:{n}", problems)
                 if row is not None:
-                    evaluated.add(row.audio or "")
+                    evaluated.add(lower_ext(row.audio or ""))
                     rows.append(row)
                 elif (m := _LINE.match(line.strip("\r\n"))):
                     evaluated.add(_wav_rel(session, m["turn"]))
-        for wav in sorted(wavs - evaluated):
-            if wav.endswith(".wav"):
-                problems.append(Problem(NAME, wav, "turn wav without an evaluation line"))
+        for key in sorted(set(wavs) - evaluated):
+            if key.endswith(".wav"):
+                problems.append(Problem(NAME, wavs[key], "turn wav without an evaluation line"))
     return rows, problems
 
 
@@ -90,11 +91,13 @@ def _turn_row(root, line, session, params, wavs, where, problems) -> ClipRow | N
     if wav not in wavs:
         problems.append(Problem(NAME, wav, "turn wav missing"))
         return None
+    wav = wavs[wav]  # as on disk (the extension may be upper-case)
     dialog = turn.rsplit("_", 1)[0]
     avi = f"Session{session}/dialog/avi/DivX/{dialog}.avi"
-    if not (root / avi).is_file():
+    found = find_file(root, avi)
+    if found is None:
         problems.append(Problem(NAME, avi, f"dialog video missing; turn {turn} kept audio-only"))
-        avi = ""
+    avi = found or ""
     fold = session - 1
     return ClipRow(
         dataset=NAME, clip_id=turn, split=split_for_fold(fold, params.fold, SESSIONS), fold=fold,

@@ -19,7 +19,7 @@ from avssl.config.datasets import DatasetsParams
 from avssl.data.datasets.schema import ClipRow, Problem
 from avssl.data.datasets.segments import split_words
 from avssl.data.datasets.transcript import TranscriptError, parse_transcript
-from avssl.data.datasets.walk import walk_files
+from avssl.data.datasets.walk import by_extension, walk_files
 
 NAME = "lrs3"
 TEST_UTTERANCES = 1321
@@ -38,10 +38,10 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
             problems.append(Problem(NAME, subset, f"subset folder missing (needed by setting {params.lrs3_setting!r})"))
             continue
         files = walk_files(root, subset)
-        present = set(files)
+        present = by_extension(files)
         for rel in files:
             parts = rel.split("/")
-            suffix = Path(rel).suffix
+            suffix = Path(rel).suffix.lower()
             if suffix == ".txt" and len(parts) == 3:
                 if rel[:-4] + ".mp4" not in present:
                     problems.append(Problem(NAME, rel, "transcript without video"))
@@ -59,16 +59,17 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
     return rows, problems
 
 
-def _clip_rows(root: Path, rel: str, subset: str, params: DatasetsParams, present: set[str]) -> list[ClipRow] | Problem:
+def _clip_rows(root: Path, rel: str, subset: str, params: DatasetsParams, present: dict[str, str]
+               ) -> list[ClipRow] | Problem:
     stem = rel[:-4]
     if stem + ".txt" not in present:
         return Problem(NAME, rel, "missing transcript (.txt)")
     try:
-        tr = parse_transcript(root / (stem + ".txt"))
+        tr = parse_transcript(root / present[stem + ".txt"])
     except TranscriptError as exc:
-        return Problem(NAME, stem + ".txt", str(exc))
+        return Problem(NAME, present[stem + ".txt"], str(exc))
     speaker = rel.split("/")[1]
-    audio = stem + ".wav" if stem + ".wav" in present else rel
+    audio = present.get(stem + ".wav", rel)
     base = dict(dataset=NAME, split=SUBSET_SPLIT[subset], speaker=speaker, subset=subset, video=rel, audio=audio)
     if subset != "pretrain" or not tr.words or tr.words[-1].end <= params.max_segment_s:
         return [ClipRow(clip_id=stem, kind="sentence", text=tr.text, **base)]

@@ -14,12 +14,12 @@ from pathlib import Path
 from avssl.config.datasets import DatasetsParams
 from avssl.data.datasets.schema import ClipRow, Problem
 from avssl.data.datasets.transcript import TranscriptError, parse_transcript
-from avssl.data.datasets.walk import walk_files
+from avssl.data.datasets.walk import by_extension, walk_files
 
 NAME = "lrw"
 N_FRAMES = 29
 SPLITS = {"train": "train", "val": "val", "test": "test"}
-_CLIP = re.compile(r"^([A-Z']+)/(train|val|test)/\1_(\d{5})\.(mp4|txt)$")
+_CLIP = re.compile(r"^([A-Z']+)/(train|val|test)/\1_(\d{5})\.((?i:mp4|txt))$")
 
 
 def data_root(root: Path) -> Path:
@@ -33,13 +33,14 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
     rows: list[ClipRow] = []
     problems: list[Problem] = []
     files = walk_files(base)
-    present = set(files)
+    present = by_extension(files)
     for rel in files:
         m = _CLIP.match(rel)
         if not m:
             problems.append(Problem(NAME, prefix + rel, "unexpected file (expected WORD/{train,val,test}/WORD_NNNNN.mp4|.txt)"))
             continue
         word, split, _, ext = m.groups()
+        ext = ext.lower()
         stem = rel[:-4]
         if ext == "txt":
             if stem + ".mp4" not in present:
@@ -49,7 +50,7 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
             problems.append(Problem(NAME, prefix + rel, "missing transcript (.txt)"))
             continue
         try:
-            tr = parse_transcript(base / (stem + ".txt"))
+            tr = parse_transcript(base / present[stem + ".txt"])
         except TranscriptError as exc:
             problems.append(Problem(NAME, prefix + stem + ".txt", str(exc)))
             continue

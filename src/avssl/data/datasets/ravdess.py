@@ -69,7 +69,7 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
             continue
         if actor != int(folder.group(1)):
             problems.append(Problem(NAME, rel, f"actor field {actor:02d} does not match folder {p.parent.name}"))
-        elif p.suffix != MODALITY_EXT[mod]:
+        elif p.suffix.lower() != MODALITY_EXT[mod]:
             problems.append(Problem(NAME, rel, f"modality {mod:02d} expects {MODALITY_EXT[mod]}"))
         elif ch != 1:
             problems.append(Problem(NAME, rel, "song (vocal channel 02) excluded: speech only"))

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from avssl.config.datasets import DatasetsParams
 from avssl.data.datasets.schema import ClipRow, Problem
-from avssl.data.datasets.walk import walk_files
+from avssl.data.datasets.walk import lower_ext, walk_files
 
 NAME = "speech_commands"
 NOISE_DIR = "_background_noise_"
 LISTS = {"validation_list.txt": "val", "testing_list.txt": "test"}
 META = {"LICENSE", "README.md", *LISTS}
-_CLIP = re.compile(r"^([a-z]+)/([0-9a-f]{8})_nohash_(\d+)\.wav$")
+_CLIP = re.compile(r"^([a-z]+)/([0-9a-f]{8})_nohash_(\d+)\.(?i:wav)$")
 
 
 def _read_list(path: Path) -> list[str]:
@@ -34,13 +34,13 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
         if not (root / name).is_file():
             problems.append(Problem(NAME, name, f"split list missing: its clips are indexed as train, not {split}"))
         for rel in _read_list(root / name):
-            split_of[rel] = split
+            split_of[lower_ext(rel)] = split
     rows: list[ClipRow] = []
     for rel in walk_files(root):
         if rel in META:
             continue
         if rel.startswith(NOISE_DIR + "/"):
-            if rel.endswith(".wav"):
+            if rel.lower().endswith(".wav"):
                 rows.append(ClipRow(dataset=NAME, clip_id=rel[:-4], split="noise", kind="noise", audio=rel))
             continue  # README in the noise folder
         m = _CLIP.match(rel)
@@ -49,7 +49,7 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
             continue
         word, speaker, _ = m.groups()
         rows.append(
-            ClipRow(dataset=NAME, clip_id=rel[:-4], split=split_of.pop(rel, "train"), speaker=speaker,
+            ClipRow(dataset=NAME, clip_id=rel[:-4], split=split_of.pop(lower_ext(rel), "train"), speaker=speaker,
                     kind="word", text=word, word=word, audio=rel)
         )
     for rel in sorted(split_of):

@@ -19,7 +19,7 @@ from avssl.data.datasets.walk import walk_files
 
 NAME = "voxceleb2"
 _SPEAKER = re.compile(r"^id\d+$")
-_UTT = re.compile(r"^\d+\.mp4$")
+_UTT = re.compile(r"^\d+\.mp4$", re.IGNORECASE)
 _META = (".csv", ".txt", ".md")
 
 
@@ -31,7 +31,7 @@ def index(root: Path, params: DatasetsParams) -> tuple[list[ClipRow], list[Probl
         if len(parts) == 1 and rel.endswith(_META):
             continue  # speaker metadata (vox2_meta.csv) sits next to the trees
         spk_at = next((i for i, p in enumerate(parts) if _SPEAKER.match(p)), None)
-        if rel.endswith(".m4a"):
+        if rel.lower().endswith(".m4a"):
             problems.append(Problem(NAME, rel, "audio-only aac release not indexed (use the mp4 release)"))
             continue
         if spk_at is None or len(parts) - spk_at != 3 or not _UTT.match(parts[-1]):
