@@ -131,14 +131,14 @@ def test_missing_or_malformed_file_is_a_clear_error(tmp_path):
 
 
 def test_finetune_jobs_of_methods_not_pretrained_are_refused_not_dropped():
-    """10 jobs listed, 5 of them from methods that are not pre-trained: the params are refused, naming them."""
+    """11 jobs listed, 5 of them from methods that are not pre-trained: the params are refused, naming them."""
     with pytest.raises(ParamsError) as err:
         load_params([REPO / ".test/params.yaml"], ["pretrain.methods=[raven]"])
     msg = str(err.value)
     assert "5 fine-tuning job(s)" in msg and "pretrain.methods (raven)" in msg
-    for i, job in ((0, "emotion/shukla_audio"), (1, "emotion/shukla_visual"), (4, "affect/shukla_multitask")):
+    for i, job in ((0, "emotion/shukla_audio"), (2, "emotion/shukla_visual"), (5, "affect/shukla_multitask")):
         assert f"finetune.jobs[{i}] ({job}/" in msg
-    assert "finetune.jobs[6]" not in msg  # words_video/raven is fine
+    assert "finetune.jobs[1]" not in msg and "finetune.jobs[7]" not in msg  # nuisance, words_video/raven are fine
     with pytest.raises(ParamsError, match=r"finetune.extra_jobs\[0\] \(emotion/shukla_audio"):
         params_from_dict({"pretrain": {"methods": ["raven"]}, "finetune": {
             "inits": ["raven"], "extra_jobs": [{"task": "emotion", "init": "shukla_audio", "mode": "frozen"}]}})
