@@ -117,7 +117,8 @@ def test_large_teacher_keeps_stochastic_depth_and_drops_only_dropout():
     assert not torch.equal(_teacher_targets(official, x, 1), _teacher_targets(official, x, 2))
     t = official.model_audio.target_encoder
     assert all(m.training for m in t.modules() if isinstance(m, DropPath))
-    assert not any(m.training for m in t.modules() if isinstance(m, (torch.nn.Dropout, RelPositionMultiHeadedAttention)))
+    random_off = (torch.nn.Dropout, RelPositionMultiHeadedAttention)  # attention dropout is functional in the module
+    assert not any(m.training for m in t.modules() if isinstance(m, random_off))
     assert all(m.training for m in t.modules() if isinstance(m, torch.nn.BatchNorm1d))
     # option: deterministic teacher
     assert torch.equal(_teacher_targets(ours, x, 1), _teacher_targets(ours, x, 2))
@@ -169,7 +170,8 @@ def test_probe_heads_read_detached_features_and_share_the_students_optimiser():
 def test_probe_labels_from_clip_metadata():
     assert decode_chars(encode_chars("  Hello,  WORLD's 2 ")) == "hello world's 2"
     assert char_labels({"text": "ab"})["probe_tokens"].tolist() == encode_chars("ab")
-    assert char_labels({})["probe_tokens"].numel() == 0 and char_labels({"text": float("nan")})["probe_tokens"].numel() == 0
+    assert char_labels({})["probe_tokens"].numel() == 0
+    assert char_labels({"text": float("nan")})["probe_tokens"].numel() == 0
 
 
 def test_raven_reference_facts_against_params_and_overlays():
@@ -180,7 +182,8 @@ def test_raven_reference_facts_against_params_and_overlays():
     assert (p.momentum_start, p.momentum_end) == (0.999, 1.0)
     assert (p.effective_lr(), p.weight_decay, p.betas, p.min_lr, p.grad_clip) == (3e-3, 0.04, (0.9, 0.999), 1e-5, 3.0)
     assert (p.predictor_layers, p.predictor_width, p.predictor_heads, p.predictor_ffn) == (2, 512, 8, 2048)
-    assert (p.probe_decoder_dim, p.probe_decoder_heads, p.probe_decoder_units, p.probe_decoder_layers) == (256, 4, 2048, 6)
+    probe = (p.probe_decoder_dim, p.probe_decoder_heads, p.probe_decoder_units, p.probe_decoder_layers)
+    assert probe == (256, 4, 2048, 6)
     assert p.effective_warmup_fraction() * 150 == pytest.approx(40)
     large = RavenParams(size="large")
     assert large.effective_lr() == 2e-3 and large.effective_warmup_fraction() * 150 == pytest.approx(30)

@@ -52,7 +52,8 @@ def batch_targets(batch: dict, B: int) -> list[list[int]]:
 
 
 class ProbeHeads(nn.Module):
-    """CTC head (``ctc.ctc_lo``) + Transformer attention decoder (``decoder.*``, ``proj_decoder`` when widths differ)."""
+    """CTC head (``ctc.ctc_lo``) + Transformer attention decoder (``decoder.*``; ``proj_decoder`` when the widths
+    differ)."""
 
     def __init__(self, adim: int, ddim: int = 256, dheads: int = 4, dunits: int = 2048, dlayers: int = 6,
                  dropout: float = 0.1):
