@@ -61,6 +61,38 @@ def test_fairseq_subsampling_keeps_a_subset_with_the_smallest_rows_count():
     assert max(n) <= 15 and min(n) >= 3 and 10 <= sum(n) / len(n) <= 12.5
 
 
+def _fairseq_reference_counts(lengths: list[int], p: float, span: int, rng) -> tuple[list[int], int]:
+    """Masked count per row before subsampling, and after (fairseq 0.10.2 compute_mask_indices, static spans,
+    overlap allowed, min_masks 1), written from its documented rule with numpy's generator."""
+    import numpy as np
+
+    rows = []
+    for L in lengths:
+        n = max(1, int(p * L / span + rng.random()))
+        shortest = span if L - span > n else L - n - 1
+        starts = rng.choice(L - shortest, n, replace=False)
+        idx = np.unique((starts[:, None] + np.arange(span)[None, :]).ravel())
+        rows.append(int((idx < L).sum()))
+    return rows, min(rows)
+
+
+def test_mask_counts_have_fairseqs_distribution():
+    """Same distribution as an independent numpy version of fairseq's rule: the mean masked count of every row
+    before subsampling and of the common count after (2000 batches each; within 4 standard errors)."""
+    import numpy as np
+
+    lengths, n = [60, 48, 33, 55, 9, 4], 2000  # 4: the short-sequence start-range rule
+    rng, g = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    ref = np.array([_fairseq_reference_counts(lengths, 0.2, 3, rng)[0] for _ in range(n)])
+    ours_whole = np.array([counts(span_mask(torch.tensor(lengths), 60, 0.2, 3, generator=g)) for _ in range(n)])
+    ours_cut = np.array([counts(span_mask(torch.tensor(lengths), 60, 0.2, 3, generator=g, subsample=True))
+                         for _ in range(n)])
+    assert (ours_cut == ours_cut[:, :1]).all()
+    for a, b in ((ref, ours_whole), (ref.min(1, keepdims=True), ours_cut[:, :1])):
+        se = np.sqrt(a.var(0) / n + b.var(0) / n) + 1e-9
+        assert (np.abs(a.mean(0) - b.mean(0)) < 4 * se + 1e-9).all(), (a.mean(0), b.mean(0))
+
+
 def test_short_sequences_follow_fairseqs_start_range_rule():
     """When L - span <= n, fairseq draws starts from [0, n + 1) and keeps whole spans (cut at L)."""
     for s in range(50):
