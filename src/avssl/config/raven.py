@@ -46,12 +46,29 @@ class RavenParams(Section):
         description="Span-start probability. 'fairseq' mode: about this fraction of frames is masked in "
         "expectation (official); 'literal' mode: every frame starts a span with this probability (~49%).",
     )
-    mask_span: int = Field(3, ge=1, le=50, description="Frames per masked span (shared by video and audio).")
+    mask_span: int = Field(3, ge=1, le=50, description="Frames per masked span (both modalities).")
     mask_mode: Literal["fairseq", "literal"] = Field(
         "fairseq", description="How mask_prob is read: 'fairseq' (official code) or 'literal' (paper's wording)."
     )
     min_masks: int = Field(1, ge=0, description="Minimum number of spans per sequence ('fairseq' mode).")
+    mask_sharing: Literal["per_modality", "shared"] = Field(
+        "per_modality",
+        description="'per_modality' (official: its training_step runs once per optimiser, so the video and the "
+        "audio student each draw their own mask) or 'shared' (one mask for both students, the same frames hidden "
+        "in both modalities).",
+    )
+    mask_subsample: bool = Field(
+        True,
+        description="Cut every row's mask to the batch's smallest number of masked frames by a random subset "
+        "(official, fairseq's compute_mask_indices: equal counts per row, spans of longer rows break up); "
+        "false keeps every row's spans whole.",
+    )
     # --- teacher --------------------------------------------------------------------------------------------
+    teacher_drop_path: bool = Field(
+        True,
+        description="Keep stochastic depth active in the EMA teachers (official: the teacher turns off only its "
+        "Dropout layers, so the Large teacher drops blocks with p 0.1); false = deterministic teacher.",
+    )
     momentum_start: float = Field(0.999, ge=0.0, le=1.0, description="EMA teacher momentum at step 0.")
     momentum_end: float = Field(1.0, ge=0.0, le=1.0, description="EMA momentum at the last step (cosine ramp).")
     # --- optimisation (one AdamW per modality) -------------------------------------------------------------
@@ -60,11 +77,24 @@ class RavenParams(Section):
     weight_decay: float = Field(0.04, ge=0.0, description="AdamW weight decay (all parameters, as official).")
     warmup_fraction: float | None = Field(
         None, ge=0.0, lt=1.0,
-        description="Fraction of steps with linear lr warm-up; None = 40/150 epochs (Base), 30/150 (Large).",
+        description="Fraction of the steps with linear lr warm-up of both RAVEn optimisers (replaces "
+        "train.warmup_fraction); None = the official recipe: 40/150 epochs (Base, LRS3), 30/150 (Large); the Base "
+        "LRS3+VoxCeleb2 script uses 20/150 (its overlay in workflow/presets sets it).",
     )
     min_lr: float = Field(1e-5, ge=0.0, description="Floor of the per-step cosine decay.")
     grad_clip: float = Field(3.0, ge=0.0, description="Gradient-norm clipping per optimiser (0 = off).")
     seed: int = Field(0, ge=0, description="Seed of the masking random stream.")
+    # --- probe heads (official pre-training model; off by default) ------------------------------------------
+    probe_heads: bool = Field(
+        False,
+        description="Train a CTC head and an attention decoder per student on its DETACHED features (character "
+        "targets from the clips' `text`), with that student's AdamW; their gradients count toward grad_clip as in "
+        "the official code. Logs probe loss, decoder accuracy and greedy-CTC WER. Needs transcripts.",
+    )
+    probe_decoder_dim: int = Field(256, ge=8, le=4096, description="Probe attention decoder width (official 256).")
+    probe_decoder_heads: int = Field(4, ge=1, le=64, description="Probe decoder attention heads (official 4).")
+    probe_decoder_units: int = Field(2048, ge=8, le=16384, description="Probe decoder FFN units (official 2048).")
+    probe_decoder_layers: int = Field(6, ge=1, le=24, description="Probe decoder blocks (official 6).")
 
     @model_validator(mode="after")
     def _check(self) -> "RavenParams":
@@ -84,6 +114,8 @@ class RavenParams(Section):
             raise ValueError("raven.predictor_heads must divide predictor_width")
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError("raven.betas must lie in [0, 1)")
+        if self.probe_decoder_dim % self.probe_decoder_heads:
+            raise ValueError("raven.probe_decoder_heads must divide probe_decoder_dim")
         if self.momentum_end < self.momentum_start:
             raise ValueError("raven.momentum_end must be >= momentum_start")
         return self

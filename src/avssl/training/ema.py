@@ -41,9 +41,11 @@ def ema_update_(teacher: nn.Module, student: nn.Module, momentum: float) -> None
     torch._foreach_lerp_(t_params, s_params, 1.0 - momentum)
 
 
-def set_teacher_mode(teacher: nn.Module) -> None:
-    """Dropout / drop-path / attention dropout off (eval), BatchNorm in train mode (batch statistics)."""
+def set_teacher_mode(teacher: nn.Module, keep_train: tuple[type[nn.Module], ...] = ()) -> None:
+    """Dropout / attention dropout off (eval), BatchNorm in train mode (batch statistics). Modules of the
+    types in ``keep_train`` stay in train mode too: RAVEn's official teacher turns off only its Dropout
+    layers, so its stochastic depth (``DropPath``) stays active."""
     teacher.eval()
     for m in teacher.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        if isinstance(m, (nn.modules.batchnorm._BatchNorm, *keep_train)):
             m.train()

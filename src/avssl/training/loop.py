@@ -86,8 +86,8 @@ class _Window:
 
 def _optimizers(objective: nn.Module, cfg: TrainParams, total: int, warmup: int, fused: bool) -> list[_Optim]:
     """One AdamW (or Adam: ``"optimizer": "adam"``) per param-group dict; a dict's ``params`` may itself be a
-    list of torch param groups (layer-wise lr decay). Missing lr / weight_decay / betas / min_lr / grad_clip
-    come from ``cfg`` (grad_clip: ``cfg.grad_clip`` overrides the objective when set)."""
+    list of torch param groups (layer-wise lr decay). Missing lr / weight_decay / betas / min_lr / grad_clip /
+    warmup_fraction come from ``cfg`` (grad_clip: ``cfg.grad_clip`` overrides the objective when set)."""
     default_clip = cfg.grad_clip if cfg.grad_clip is not None else getattr(objective, "grad_clip", DEFAULT_GRAD_CLIP)
     out = []
     for i, g in enumerate(objective.param_groups()):
@@ -110,7 +110,9 @@ def _optimizers(objective: nn.Module, cfg: TrainParams, total: int, warmup: int,
             eps=g.get("eps", 1e-8),
             fused=fused or None,
         )
-        sched = build_scheduler(opt, total, warmup, cfg.min_lr)
+        # A group may set its own warm-up (RAVEn: the published recipe's epochs of the schedule).
+        group_warmup = int(round(g["warmup_fraction"] * total)) if g.get("warmup_fraction") is not None else warmup
+        sched = build_scheduler(opt, total, group_warmup, cfg.min_lr)
         clip = g.get("grad_clip", default_clip) if cfg.grad_clip is None else cfg.grad_clip
         out.append(_Optim(str(g.get("name", f"group{i}")), opt, sched, flat, float(clip or 0.0)))
     return out

@@ -93,10 +93,12 @@ def run_pretrain(
     determinism.seed_everything(seed)  # initial weights
     objective = build_objective(params, method)
     modalities = tuple(getattr(objective, "modalities", MODALITIES))
+    labels = getattr(objective, "labels", None)  # e.g. RAVEn's probe heads read the transcripts
     aug_seed = determinism.derive_seed(seed, "augment")
-    train_ds = ClipDataset(source, source.ids(split="train"), train=True, seed=aug_seed, max_frames=cfg.max_frames, modalities=modalities)
+    common = dict(seed=aug_seed, max_frames=cfg.max_frames, modalities=modalities, labels=labels)
+    train_ds = ClipDataset(source, source.ids(split="train"), train=True, **common)
     val_ids = list(source.ids(split="val")) if cfg.val_batches > 0 else []
-    val_ds = ClipDataset(source, val_ids, train=False, seed=aug_seed, max_frames=cfg.max_frames, modalities=modalities) if val_ids else None
+    val_ds = ClipDataset(source, val_ids, train=False, **common) if val_ids else None
 
     result = train(objective, train_ds, cfg, output_dir, run, seed=seed, val_dataset=val_ds, progress=progress)
     history = result.pop("history")

@@ -1,13 +1,16 @@
 """RAVEn pre-training objective (Haliassos et al., ICLR 2023): students, EMA teachers, predictors, losses.
 
-Per step: one span mask shared by both modalities; each teacher encodes its *unmasked* input (targets =
-final-LayerNorm output); each student encodes its masked input and predictors map it to targets:
+Per step: each student draws its own span mask (official; `mask_sharing: shared` = one mask for both), cut to
+equal counts per row (`mask_subsample`, official); each teacher encodes its *unmasked* input (targets =
+final-LayerNorm output; Dropout off, BatchNorm on batch statistics, DropPath active as in the official code
+unless `teacher_drop_path: false`); each student encodes its masked input and predictors map it to targets:
     video student -> predictor_cross  -> audio targets          (v->a, all non-padded frames)
-    audio student -> predictor_within -> audio targets          (a->a, masked frames only)
+    audio student -> predictor_within -> audio targets          (a->a, frames of the audio mask only)
                   -> predictor_cross  -> video targets          (a->v, all non-padded frames)
 Losses are negative cosine similarities; loss_video = v->a, loss_audio = a->a + a->v, loss = sum (the two
 modalities have disjoint parameters and separate optimisers, so one backward of the sum serves both).
-Module names mirror the official pre-training model (`model_video.predictor_cross.*`, ...).
+Module names mirror the official pre-training model (`model_video.predictor_cross.*`, ...). Optional probe
+heads (`probe_heads`, training/raven_probe.py) read each student's detached output, as the official ones do.
 """
 
 from __future__ import annotations
@@ -18,30 +21,37 @@ from torch import nn
 
 from avssl.config.raven import RavenParams
 from avssl.models.raven import Predictor, RavenEncoder, build_encoder
+from avssl.models.raven.block import DropPath
 from avssl.training.ema import cosine_momentum, ema_update_, make_teacher, set_teacher_mode
 from avssl.training.masking import mask_audio, mask_video, span_mask
+from avssl.training.raven_probe import ProbeHeads, char_labels
 
 
 class RavenBranch(nn.Module):
     """One modality: student `encoder`, EMA `target_encoder`, and its predictors."""
 
-    def __init__(self, encoder: RavenEncoder, predictor_within: Predictor | None, predictor_cross: Predictor):
+    def __init__(self, encoder: RavenEncoder, predictor_within: Predictor | None, predictor_cross: Predictor,
+                 teacher_drop_path: bool = True, probe: ProbeHeads | None = None):
         super().__init__()
         self.encoder = encoder
         self.predictor_within = predictor_within
         self.predictor_cross = predictor_cross
+        self.probe = probe
         self.target_encoder = make_teacher(encoder)
+        self.teacher_keeps = (DropPath,) if teacher_drop_path else ()
 
     def trainable_parameters(self) -> list[nn.Parameter]:
-        mods = [self.encoder, self.predictor_within, self.predictor_cross]
+        """Everything this modality's AdamW steps (and clips together): encoder, predictors, probe heads."""
+        mods = [self.encoder, self.predictor_within, self.predictor_cross, self.probe]
         return [p for m in mods if m is not None for p in m.parameters()]
 
     @torch.no_grad()
     def targets(self, x: torch.Tensor, padding_mask: torch.Tensor | None) -> torch.Tensor:
-        """Teacher output on the unmasked input. Training: dropout off, BatchNorm on batch statistics (official);
-        evaluation (objective.eval()): fully deterministic, running statistics untouched."""
+        """Teacher output on the unmasked input. Training: Dropout off, BatchNorm on batch statistics, DropPath
+        on unless teacher_drop_path is false (official); evaluation (objective.eval()): fully deterministic,
+        running statistics untouched."""
         if self.training:
-            set_teacher_mode(self.target_encoder)
+            set_teacher_mode(self.target_encoder, self.teacher_keeps)
         else:
             self.target_encoder.eval()
         return self.target_encoder(x, padding_mask)
@@ -66,8 +76,16 @@ class RavenObjective(nn.Module):
             return Predictor(adim, adim, p.predictor_width, p.predictor_heads, p.predictor_ffn,
                              p.predictor_layers, p.dropout, p.attn_dropout)
 
-        self.model_video = RavenBranch(video, None, pred())
-        self.model_audio = RavenBranch(audio, pred(), pred())
+        def probe() -> ProbeHeads | None:
+            if not p.probe_heads:
+                return None
+            return ProbeHeads(adim, p.probe_decoder_dim, p.probe_decoder_heads, p.probe_decoder_units,
+                              p.probe_decoder_layers, p.dropout)
+
+        self.model_video = RavenBranch(video, None, pred(), p.teacher_drop_path, probe())
+        self.model_audio = RavenBranch(audio, pred(), pred(), p.teacher_drop_path, probe())
+        # Probe targets: the clip's transcript as characters (ClipDataset calls this with the clip's metadata).
+        self.labels = char_labels if p.probe_heads else None
         self.generator = torch.Generator().manual_seed(p.seed)  # masking stream (re-seed per rank under DDP)
 
     # The masking stream is part of the state, so resuming from a checkpoint continues the same masks.
@@ -83,7 +101,8 @@ class RavenObjective(nn.Module):
 
     def param_groups(self) -> list[dict]:
         common = dict(lr=self.p.effective_lr(), weight_decay=self.p.weight_decay, betas=tuple(self.p.betas),
-                      min_lr=self.p.min_lr, grad_clip=self.p.grad_clip)
+                      min_lr=self.p.min_lr, grad_clip=self.p.grad_clip,
+                      warmup_fraction=self.p.effective_warmup_fraction())
         return [dict(name="video", params=self.model_video.trainable_parameters(), **common),
                 dict(name="audio", params=self.model_audio.trainable_parameters(), **common)]
 
@@ -96,7 +115,14 @@ class RavenObjective(nn.Module):
 
     def make_mask(self, lengths: torch.Tensor, T: int) -> torch.Tensor:
         return span_mask(lengths, T, self.p.mask_prob, self.p.mask_span, self.p.mask_mode, self.p.min_masks,
-                         self.generator)
+                         self.generator, subsample=self.p.mask_subsample)
+
+    def draw_masks(self, lengths: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(video mask, audio mask) of one step: two draws in that order (official: the video student's
+        training_step runs first), or one draw used twice with mask_sharing 'shared'."""
+        video = self.make_mask(lengths, T)
+        audio = video if self.p.mask_sharing == "shared" else self.make_mask(lengths, T)
+        return video, audio
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         video, audio = batch["video"], batch["audio"]
@@ -111,31 +137,42 @@ class RavenObjective(nn.Module):
             padding_mask = torch.arange(T, device=video.device)[None, :] >= lengths.to(video.device)[:, None]
         padding_mask = padding_mask.to(video.device)
         valid = ~padding_mask
-        mask = batch.get("mask")
-        if mask is None:
-            mask = self.make_mask(valid.sum(1), T)
-        mask = mask.to(video.device) & valid
+        mask_v, mask_a = batch.get("mask_video", batch.get("mask")), batch.get("mask_audio", batch.get("mask"))
+        if mask_v is None or mask_a is None:
+            drawn_v, drawn_a = self.draw_masks(valid.sum(1), T)
+            mask_v = drawn_v if mask_v is None else mask_v
+            mask_a = drawn_a if mask_a is None else mask_a
+        mask_v, mask_a = mask_v.to(video.device) & valid, mask_a.to(video.device) & valid
 
         z_video = self.model_video.targets(video, padding_mask)
         z_audio = self.model_audio.targets(audio, padding_mask)
 
-        e_video = self.model_video.encoder(mask_video(video, mask), padding_mask)
-        e_audio = self.model_audio.encoder(mask_audio(audio, mask), padding_mask)
-        p_v2a = self.model_video.predictor_cross(e_video, padding_mask, token_mask=mask)
-        p_a2a = self.model_audio.predictor_within(e_audio, padding_mask, token_mask=mask)
-        p_a2v = self.model_audio.predictor_cross(e_audio, padding_mask, token_mask=mask)
+        e_video = self.model_video.encoder(mask_video(video, mask_v), padding_mask)
+        e_audio = self.model_audio.encoder(mask_audio(audio, mask_a), padding_mask)
+        p_v2a = self.model_video.predictor_cross(e_video, padding_mask, token_mask=mask_v)
+        p_a2a = self.model_audio.predictor_within(e_audio, padding_mask, token_mask=mask_a)
+        p_a2v = self.model_audio.predictor_cross(e_audio, padding_mask, token_mask=mask_a)
 
         loss_v2a = cosine_loss(p_v2a, z_audio, valid)
-        loss_a2a = cosine_loss(p_a2a, z_audio, mask)
+        loss_a2a = cosine_loss(p_a2a, z_audio, mask_a)
         loss_a2v = cosine_loss(p_a2v, z_video, valid)
         loss_video, loss_audio = loss_v2a, loss_a2a + loss_a2v
-        mask_fraction = mask.sum() / valid.sum().clamp_min(1)
-        return {
-            "loss": loss_video + loss_audio,
+        n_valid = valid.sum().clamp_min(1)
+        frac_v, frac_a = mask_v.sum() / n_valid, mask_a.sum() / n_valid
+        out = {
             "loss_video": loss_video.detach(), "loss_audio": loss_audio.detach(),
             "loss_a2a": loss_a2a.detach(), "loss_a2v": loss_a2v.detach(), "loss_v2a": loss_v2a.detach(),
-            "mask_fraction": mask_fraction.detach().float(),
+            "mask_fraction": ((frac_v + frac_a) / 2).detach().float(),
+            "mask_fraction_video": frac_v.detach().float(), "mask_fraction_audio": frac_a.detach().float(),
         }
+        loss = loss_video + loss_audio
+        if self.p.probe_heads:  # official: the probes' losses join each student's loss, on detached features
+            for name, branch, feats in (("video", self.model_video, e_video), ("audio", self.model_audio, e_audio)):
+                probe = branch.probe.losses(feats.detach(), padding_mask, batch)
+                loss = loss + probe["loss"]
+                out.update({f"probe_{name}/{k}": v.detach() for k, v in probe.items()})
+        out["loss"] = loss
+        return out
 
 
 def build_objective(params) -> RavenObjective:
