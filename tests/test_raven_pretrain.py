@@ -115,8 +115,11 @@ def test_outputs_are_25hz_for_both_modalities():
     assert enc["video"](b["video"]).shape == (2, 9, 64)
     assert enc["audio"](b["audio"]).shape == (2, 9, 64)
     out = obj(b)
-    assert set(out) == {"loss", "loss_video", "loss_audio", "loss_a2a", "loss_a2v", "loss_v2a", "mask_fraction",
-                        "mask_fraction_video", "mask_fraction_audio"}
+    assert {k for k in out if not k.startswith("health/")} == {
+        "loss", "loss_video", "loss_audio", "loss_a2a", "loss_a2v", "loss_v2a", "mask_fraction",
+        "mask_fraction_video", "mask_fraction_audio"}
+    assert {k.split("/")[1] for k in out if k.startswith("health/")} == {
+        "teacher_video", "teacher_audio", "student_video", "student_audio"}
     assert out["loss"].requires_grad and all(not v.requires_grad for k, v in out.items() if k != "loss")
     assert torch.allclose(out["loss"], out["loss_video"] + out["loss_audio"])
 

@@ -208,7 +208,8 @@ def evaluate(
         return {}
     keys = sorted(sums)
     vals = distributed.all_reduce_sum(torch.stack([sums[k] for k in keys]).to(info.device), info) / info.world_size
-    return {f"val/{k}": float(v) / n for k, v in zip(keys, vals.tolist())}
+    return {(k.replace("health/", "health_val/", 1) if k.startswith("health/") else f"val/{k}"): float(v) / n
+            for k, v in zip(keys, vals.tolist())}
 
 
 def train(
@@ -398,7 +399,8 @@ def _reduce_window(window: _Window, optims: list[_Optim], extras: dict[str, floa
     frames = distributed.all_reduce_sum(torch.tensor([float(window.frames)], device=info.device), info)
     elapsed = time.perf_counter() - window.start
     vals = vec.tolist()
-    metrics = {f"train/{k}": v for k, v in zip(keys, vals[: len(keys)])}
+    # representation-health statistics (avssl.training.health) keep their own namespace: they are not losses
+    metrics = {(k if k.startswith("health/") else f"train/{k}"): v for k, v in zip(keys, vals[: len(keys)])}
     metrics.update({f"grad_norm/{k}": v for k, v in zip(gkeys, vals[len(keys) :])})
     for o in optims:
         metrics[f"lr/{o.name}"] = float(o.optimizer.param_groups[0]["lr"])

@@ -7,7 +7,8 @@ from typing import Any, Sequence
 
 
 def plot_training_curves(history: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
-    """Write a PNG with the objective's terms (left, log scale when all positive) and learning rates (right).
+    """Write a PNG with the objective's terms (left, log scale when all positive), learning rates (middle) and,
+    when logged, the representation-health statistics (right; ``health/*``, see avssl.training.health).
 
     ``history`` rows are the loop's logged metrics: ``train/*`` are the objective's outputs, ``lr/*`` per
     optimiser; ``val/*`` values (if any) are drawn as points.
@@ -20,7 +21,10 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: str | Path, ti
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     steps = [h["step"] for h in history]
-    fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    health_keys = sorted({k for h in history for k in h if k.startswith("health/")})
+    panels = 3 if health_keys else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), constrained_layout=True)
+    ax_loss, ax_lr = axes[0], axes[1]
     loss_keys = sorted({k for h in history for k in h if k.startswith(("train/", "val/"))})
     positive = True
     for key in loss_keys:
@@ -42,6 +46,15 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: str | Path, ti
     ax_lr.set_title("learning rate")
     if ax_lr.lines:
         ax_lr.legend(fontsize=8)
+    if health_keys:
+        ax = axes[2]
+        for key in health_keys:
+            pts = [(h["step"], h[key]) for h in history if key in h]
+            ax.plot(*zip(*pts), label=key.split("/", 1)[1], lw=1)
+        ax.set_yscale("symlog", linthresh=0.01)
+        ax.set_xlabel("step")
+        ax.set_title("representation health (collapse -> std 0, rank 1, cos 1)")
+        ax.legend(fontsize=6, ncol=2)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

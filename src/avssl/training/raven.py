@@ -23,6 +23,7 @@ from avssl.config.raven import RavenParams
 from avssl.models.raven import Predictor, RavenEncoder, build_encoder
 from avssl.models.raven.block import DropPath
 from avssl.training.ema import cosine_momentum, ema_update_, make_teacher, set_teacher_mode
+from avssl.training.health import feature_health
 from avssl.training.masking import mask_audio, mask_video, span_mask
 from avssl.training.raven_probe import ProbeHeads, char_labels
 
@@ -171,6 +172,9 @@ class RavenObjective(nn.Module):
                 probe = branch.probe.losses(feats.detach(), padding_mask, batch)
                 loss = loss + probe["loss"]
                 out.update({f"probe_{name}/{k}": v.detach() for k, v in probe.items()})
+        for name, feats in (("teacher_video", z_video), ("teacher_audio", z_audio), ("student_video", e_video),
+                            ("student_audio", e_audio)):
+            out.update(feature_health(feats, valid, name))
         out["loss"] = loss
         return out
 

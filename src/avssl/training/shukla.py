@@ -25,6 +25,7 @@ from avssl.models.shukla import AttributeHead, FrameDecoder, IdentityEncoder, Sh
 from avssl.models.shukla.waveform import HOP
 from avssl.training.audio_attributes import AudioAttributes, RunningStandardizer
 from avssl.training.determinism import derive_seed
+from avssl.training.health import feature_health
 
 METHODS = ("shukla_visual", "shukla_audio", "shukla_multitask")
 
@@ -86,6 +87,7 @@ class ShuklaObjective(nn.Module):
             total = total + weight * loss_audio
             out["loss_audio"] = loss_audio.detach()
             out.update(diagnostics)
+        out.update(feature_health(features, ~padding_mask, "encoder_audio"))
         out["loss"] = total
         return out
 
