@@ -32,3 +32,44 @@ def average_state_dicts(state_dicts: Sequence[Mapping[str, torch.Tensor]]) -> di
 def last_k(paths: Sequence, k: int) -> list:
     """The ``k`` most recent of ``paths`` (sorted by name, e.g. epoch-numbered files)."""
     return sorted(paths, key=str)[-k:]
+
+
+class EpochSnapshots:
+    """The last ``k - 1`` end-of-epoch weights, for averaging with the final weights (``k`` in all).
+
+    Part of the training state: the loop saves :meth:`state_dict` in every checkpoint (``train(stateful=...)``)
+    and restores it on resume, so a killed and re-run job averages exactly the snapshots an uninterrupted one
+    does. ``on_epoch_end`` is the loop's epoch callback.
+    """
+
+    def __init__(self, k: int):
+        self.k = max(1, int(k))
+        self.snapshots: list[dict[str, torch.Tensor]] = []
+        self.epochs: list[int] = []
+
+    def on_epoch_end(self, epoch: int, objective: torch.nn.Module) -> None:
+        if self.k < 2:
+            return
+        self.snapshots.append({n: t.detach().cpu().clone() for n, t in objective.state_dict().items()})
+        self.epochs.append(int(epoch))
+        while len(self.snapshots) > self.k - 1:  # the final weights are the K-th
+            self.snapshots.pop(0)
+            self.epochs.pop(0)
+
+    def state_dict(self) -> dict:
+        return {"k": self.k, "epochs": list(self.epochs), "snapshots": list(self.snapshots)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if int(state["k"]) != self.k:
+            raise ValueError(f"checkpoint keeps snapshots for average_last={state['k']}, this job {self.k}")
+        self.epochs = [int(e) for e in state["epochs"]]
+        self.snapshots = [dict(s) for s in state["snapshots"]]
+
+    def average_into(self, objective: torch.nn.Module) -> int:
+        """Load the average of the kept snapshots and the current weights into ``objective``; returns how many
+        weight sets were averaged (1 = nothing kept, weights unchanged)."""
+        if not self.snapshots:
+            return 1
+        final = {n: t.detach().clone() for n, t in objective.state_dict().items()}
+        objective.load_state_dict(average_state_dicts([*self.snapshots, final]))
+        return len(self.snapshots) + 1

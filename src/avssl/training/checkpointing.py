@@ -2,9 +2,15 @@
 
 One file, ``<dir>/last.pt``, holds everything a run needs to continue bit-identically: the objective's
 state dict (students, EMA teachers, predictors, buffers), optimisers, schedulers, the sampler position
-(epoch, batch index), every process's RNG states, the step, the metric history and a fingerprint of the
-settings that shape the trajectory. Writes are atomic (temp file, fsync, rename): a job killed at any moment,
-even with SIGKILL during a save, leaves either the previous checkpoint or the new one, never a torn file.
+(epoch, batch index), every process's RNG states, the step, the metric history, caller state (e.g. the epoch
+snapshots kept for checkpoint averaging) and a fingerprint of the settings that shape the trajectory. Writes
+are atomic (temp file, fsync, rename): a job killed at any moment, even with SIGKILL during a save, leaves
+either the previous checkpoint or the new one, never a torn file.
+
+Loading never executes code from the file: the state is made of tensors and plain Python values only (no
+numpy arrays, no objects), so it is read with ``torch.load(weights_only=True)``, whose unpickler refuses every
+other type before constructing it. A planted or foreign ``last.pt`` (results folders may be shared) is
+rejected with :class:`CheckpointError` instead of being run.
 """
 
 from __future__ import annotations
@@ -16,6 +22,12 @@ from typing import Any
 import torch
 
 LAST = "last.pt"
+# Top-level keys every checkpoint written by the training loop has.
+REQUIRED_KEYS = ("step", "epoch", "batch", "fingerprint", "objective", "optimizers", "per_rank", "history")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is not a valid avssl training checkpoint (foreign, planted, old or corrupt)."""
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
@@ -42,16 +54,43 @@ def save_checkpoint(directory: str | Path, state: dict) -> Path:
     return atomic_torch_save(state, Path(directory) / LAST)
 
 
+def safe_load(path: str | Path, map_location: Any = "cpu") -> Any:
+    """``torch.load`` that only reconstructs tensors and plain Python values (never runs code from the file).
+
+    Raises :class:`CheckpointError` naming the file for anything else (a pickle of other objects, a truncated or
+    foreign file) and saying how to recover: delete the checkpoint folder (training restarts from step 0).
+    """
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # UnpicklingError (disallowed global), RuntimeError (not a zip/torch file), EOFError...
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: not a valid avssl training checkpoint, refused without running anything from it "
+            f"({type(exc).__name__}: {reason[:300]}). If you did not put it there, someone else may have; to "
+            f"restart this job from scratch delete {path.parent}/ and re-run."
+        ) from None
+
+
 def load_checkpoint(directory: str | Path, map_location: Any = "cpu") -> dict | None:
-    """The last complete checkpoint in ``directory``, or None. Stale temp files from killed saves are removed."""
+    """The last complete checkpoint in ``directory``, or None. Stale temp files from killed saves are removed.
+
+    Raises :class:`CheckpointError` when ``last.pt`` is not a checkpoint this loop wrote (see :func:`safe_load`).
+    """
     directory = Path(directory)
     for stale in directory.glob(f".{LAST}.tmp*"):
         stale.unlink(missing_ok=True)
     path = directory / LAST
     if not path.is_file():
         return None
-    # weights_only=False: the state holds python/numpy RNG tuples; we only load files we wrote.
-    return torch.load(path, map_location=map_location, weights_only=False)
+    state = safe_load(path, map_location)
+    missing = [k for k in REQUIRED_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(
+            f"{path}: not a valid avssl training checkpoint (missing {', '.join(missing)}); "
+            f"to restart this job from scratch delete {directory}/ and re-run."
+        )
+    return state
 
 
 def remove_checkpoints(directory: str | Path) -> None:
