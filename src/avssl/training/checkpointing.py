@@ -16,6 +16,8 @@ rejected with :class:`CheckpointError` instead of being run.
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +64,24 @@ def safe_load(path: str | Path, map_location: Any = "cpu") -> Any:
     """
     path = Path(path)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files: the error says more
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # UnpicklingError (disallowed global), RuntimeError (not a zip/torch file), EOFError...
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"{path}: not a valid avssl training checkpoint, refused without running anything from it "
-            f"({type(exc).__name__}: {reason[:300]}). If you did not put it there, someone else may have; to "
-            f"restart this job from scratch delete {path.parent}/ and re-run."
+            f"({_reason(exc)}). If you did not put it there, someone else may have. To restart this job from "
+            f"scratch delete {path.parent}/ and re-run."
         ) from None
+
+
+def _reason(exc: Exception) -> str:
+    """The informative line of torch's error (its long advice to retry with weights_only=False is not ours)."""
+    text = str(exc)
+    found = re.search(r"WeightsUnpickler error: (.*?)(?:\. Please|\n|$)", text)
+    line = found.group(1) if found else (text.strip().splitlines() or [type(exc).__name__])[0]
+    line = re.sub(r"\x1b\[[0-9;]*m", "", line).strip()  # terminal colour codes
+    return f"{type(exc).__name__}: {line[:300]}" if line else f"{type(exc).__name__}, truncated or not a torch file"
 
 
 def load_checkpoint(directory: str | Path, map_location: Any = "cpu") -> dict | None:
