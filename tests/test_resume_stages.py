@@ -85,7 +85,7 @@ def run_chain(stage: str, kills: list, out: Path) -> None:
     for kill in kills:
         with pytest.raises((Crash, Preempted)):
             run_stage(stage, out, kill, extra=EXTRA.get(stage, ()))
-        assert (out / "checkpoints" / "last.pt").is_file() or kill[1] <= 2, kill
+        assert (out / "checkpoints" / "last.pt").is_file(), kill
         assert not (out / "model.safetensors").exists()
     run_stage(stage, out, extra=EXTRA.get(stage, ()))
 
@@ -110,7 +110,8 @@ def test_real_sigkill_and_sigterm_of_a_finetune_process(tmp_path, tmp_path_facto
     SIGTERM (SLURM pre-emption: exit 143 after a checkpoint) inside the averaging window, then to the end."""
     want = reference(ASR, tmp_path_factory)
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests")]), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests")])}
+    env["OMP_NUM_THREADS"] = "1"
     cmd = [sys.executable, str(ROOT / "tests" / "resume_harness.py"), ASR, str(out)]
     killed = subprocess.run(cmd + ["--kill", "step:11:KILL"], env=env, capture_output=True, text=True, timeout=120)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]

@@ -3,7 +3,8 @@
 Outputs in ``output_dir``: ``model.safetensors`` (the whole task model: encoder + head, official key names for
 ASR/VSR), ``config.json`` (everything `avssl evaluate` needs to rebuild it: task, init, encoder arch/config,
 classes, tokenizer file, MLflow run ids), ``metrics.json``, ``training_curves.png``; ``tokenizer.model`` for
-ASR/VSR. Resumable like pre-training (``checkpoints/``); ASR/VSR average the last K epoch snapshots.
+ASR/VSR. Resumable like pre-training (``checkpoints/``); ASR/VSR average the last K epoch snapshots, which are
+part of the checkpoint (a killed and re-run job averages exactly the same ones).
 """
 
 from __future__ import annotations
