@@ -98,6 +98,7 @@ def test_killed_and_rerun_stage_is_bit_identical(chain, tmp_path, tmp_path_facto
     run_chain(stage, CHAINS[chain], tmp_path / "out")
     got = outputs(tmp_path / "out")
     assert_identical(got, want)
+    assert not (tmp_path / "out" / "checkpoints").exists()  # removed after export (snapshots included)
     if stage == ASR:
         assert want["config.json"]["averaged_snapshots"] == 3 and want["metrics.json"]["averaged_snapshots"] == 3
     if stage.startswith("finetune:emotion"):  # frozen audio encoder: the per-clip feature cache was used
@@ -122,3 +123,41 @@ def test_real_sigkill_and_sigterm_of_a_finetune_process(tmp_path, tmp_path_facto
     assert state["step"] == 13 and state["stateful"]["snapshots"]["epochs"] == [0, 1]
     run_stage(ASR, out)
     assert_identical(outputs(out), want)
+
+
+def test_epoch_snapshot_files_outlive_the_checkpoint_that_needs_them(tmp_path):
+    """Snapshots are files; one is deleted only when no written checkpoint lists it; averaging matches
+    average_state_dicts."""
+    from avssl.tasks.checkpoint_average import EpochSnapshots, average_state_dicts
+
+    model = torch.nn.Linear(3, 2)
+    snaps = EpochSnapshots(3, tmp_path)
+    for epoch in range(4):
+        with torch.no_grad():
+            model.weight.mul_(1.5).add_(0.1)
+        snaps.on_epoch_end(epoch, model)
+        if epoch == 1:
+            written = snaps.state_dict()  # a checkpoint after epoch 1 lists epochs 0 and 1
+    names = sorted(p.name for p in tmp_path.glob("snapshot-epoch*"))
+    assert snaps.epochs == [2, 3] and len(names) == 4  # 0 and 1 kept for that checkpoint
+    resumed = EpochSnapshots(3, tmp_path)
+    resumed.load_state_dict(written)  # a job killed after epoch 3 resumes from it: its files are there
+    assert resumed.epochs == [0, 1]
+    snaps.state_dict()  # a newer checkpoint (epochs 2, 3) is written ...
+    snaps.on_epoch_end(4, model)  # ... so the next epoch may drop 0 and 1
+    assert sorted(p.name for p in tmp_path.glob("snapshot-epoch*")) == [
+        "snapshot-epoch00002.safetensors", "snapshot-epoch00003.safetensors", "snapshot-epoch00004.safetensors"]
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    final = {k: v.clone() for k, v in model.state_dict().items()}
+    want = average_state_dicts([snaps_state(tmp_path, 3), snaps_state(tmp_path, 4), final])
+    assert snaps.average_into(model) == 3
+    assert all(torch.equal(model.state_dict()[k], want[k]) for k in want)
+    with pytest.raises(ValueError, match="missing"):
+        EpochSnapshots(3, tmp_path).load_state_dict({"k": 3, "epochs": [0, 1]})
+
+
+def snaps_state(directory: Path, epoch: int) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(directory / f"snapshot-epoch{epoch:05d}.safetensors"))

@@ -134,7 +134,7 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
     cfg = loop_params(params, task, int(statistics.median(train_ds.lengths)), frozen=(mode == "frozen"))
 
     k = getattr(task_params(params, task), "average_last", 1) if spec.kind == "seq2seq" else 1
-    snapshots = EpochSnapshots(k)  # checkpointed with the rest of the training state
+    snapshots = EpochSnapshots(k, output_dir / "checkpoints")  # part of the training state
     result = train(objective, train_ds, cfg, output_dir, run, seed=job_seed, val_dataset=val_ds,
                    progress=progress, on_epoch_end=snapshots.on_epoch_end if k > 1 else None,
                    stateful={"snapshots": snapshots} if k > 1 else None)  # fmt: skip

@@ -109,8 +109,10 @@ def remove_checkpoints(directory: str | Path) -> None:
     directory = Path(directory)
     if not directory.is_dir():
         return
-    for f in list(directory.glob(f".{LAST}.tmp*")) + [directory / LAST]:
-        f.unlink(missing_ok=True)
+    # the loop's state, and files stateful callers keep next to it (epoch snapshots for averaging)
+    for pattern in (f".{LAST}.tmp*", LAST, "snapshot-epoch*.safetensors", ".snapshot-epoch*.tmp*"):
+        for f in directory.glob(pattern):
+            f.unlink(missing_ok=True)
     try:
         directory.rmdir()
     except OSError:
