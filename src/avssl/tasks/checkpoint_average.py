@@ -68,6 +68,8 @@ class EpochSnapshots:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         save_file({n: t.detach().cpu().contiguous() for n, t in objective.state_dict().items()}, str(tmp))
+        with open(tmp, "rb+") as fh:  # on disk before a checkpoint can list it
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
         self.epochs = ([e for e in self.epochs if e != epoch] + [int(epoch)])[-(self.k - 1) :]
         keep = set(self.epochs) | set(self._saved)
