@@ -77,6 +77,8 @@ class EpochSnapshots:
             stem = f.name[len(SNAPSHOT_PREFIX) : -len(".safetensors")]
             if stem.isdigit() and int(stem) not in keep:
                 f.unlink(missing_ok=True)
+        for stale in self.directory.glob(f".{SNAPSHOT_PREFIX}*.tmp*"):  # from a job killed while writing one
+            stale.unlink(missing_ok=True)
 
     def state_dict(self) -> dict:
         """Called by the loop when it writes a checkpoint: from then on these files must stay."""
