@@ -50,7 +50,7 @@ def test_trains_logs_and_checkpoints(reference):
     steps_logged = [s for s, m in run.metrics if "train/loss" in m]
     assert steps_logged == [2, 4, 6, 8, 10, 12]
     assert (out / "checkpoints" / "last.pt").is_file()
-    assert torch.load(out / "checkpoints" / "last.pt", weights_only=False)["step"] == 12
+    assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["step"] == 12
 
 
 def test_grad_clip_from_objective_and_cfg():
@@ -92,7 +92,7 @@ def test_sigterm_checkpoints_then_resume_is_bit_identical(reference, tmp_path):
     with pytest.raises(Preempted) as exc:
         train(obj, tr, tiny_cfg(), tmp_path, seed=7, val_dataset=va, progress=False)
     assert exc.value.step == 5
-    ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=False)
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["step"] == 5 and ckpt["batch"] > 0
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
     # a fresh process-like restart: new objective, same settings

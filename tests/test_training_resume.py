@@ -27,7 +27,7 @@ def _wait_for_step(ckpt, min_step, proc, timeout=60):
         assert proc.poll() is None, "trainer finished before it could be interrupted"
         if ckpt.is_file():
             try:
-                if torch.load(ckpt, weights_only=False)["step"] >= min_step:
+                if torch.load(ckpt, weights_only=True)["step"] >= min_step:
                     return
             except Exception:  # being replaced right now: try again
                 pass
@@ -54,7 +54,7 @@ def test_sigkill_anywhere_then_rerun_is_bit_identical(uninterrupted, tmp_path):
     time.sleep(0.2)  # land somewhere between checkpoints (or inside a save)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=30) == -signal.SIGKILL
-    killed_at = torch.load(ckpt, weights_only=False)["step"]
+    killed_at = torch.load(ckpt, weights_only=True)["step"]
     assert 4 <= killed_at < 16
     assert _run(tmp_path / "out", tmp_path / "w.pt").wait(timeout=120) == 0
     assert _same(torch.load(tmp_path / "w.pt"), uninterrupted)
@@ -70,6 +70,6 @@ def test_sigterm_writes_checkpoint_and_exits_then_resumes(uninterrupted, tmp_pat
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 143
     step = int(out.split("PREEMPTED")[1].split()[0])
-    assert torch.load(ckpt, weights_only=False)["step"] == step  # checkpoint of the step it stopped at
+    assert torch.load(ckpt, weights_only=True)["step"] == step  # checkpoint of the step it stopped at
     assert _run(tmp_path / "out", tmp_path / "w.pt").wait(timeout=120) == 0
     assert _same(torch.load(tmp_path / "w.pt"), uninterrupted)

@@ -47,7 +47,7 @@ def test_rng_state_roundtrip():
 
 def test_atomic_checkpoint_ignores_torn_temp(tmp_path):
     assert checkpointing.load_checkpoint(tmp_path) is None
-    checkpointing.save_checkpoint(tmp_path, {"step": 3})
+    checkpointing.save_checkpoint(tmp_path, {**dict.fromkeys(checkpointing.REQUIRED_KEYS), "step": 3})
     (tmp_path / ".last.pt.tmp999").write_bytes(b"torn")
     assert checkpointing.load_checkpoint(tmp_path)["step"] == 3
     assert not list(tmp_path.glob(".last.pt.tmp*"))

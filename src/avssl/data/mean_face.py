@@ -19,7 +19,7 @@ def load_mean_face(path: str | Path | None = None) -> np.ndarray:
     """float32 (68, 2) array from a ``.csv`` (header ``x,y``) or ``.npy`` file; the project's file by default."""
     path = Path(path) if path is not None else DEFAULT_PATH
     if path.suffix == ".npy":
-        pts = np.load(path)
+        pts = np.load(path, allow_pickle=False)
     else:
         pts = np.loadtxt(path, delimiter=",", skiprows=1)
     pts = np.asarray(pts, dtype=np.float32)

@@ -37,7 +37,7 @@ class LandmarkLocator:
     def locate(self, frames_gray: np.ndarray, clip) -> Track:
         if clip is None or clip.landmarks is None:
             raise ClipRejected("missing_landmarks", "no <id>.landmarks.npy next to the clip")
-        lm = np.load(clip.landmarks).astype(np.float32)
+        lm = np.load(clip.landmarks, allow_pickle=False).astype(np.float32)
         T = len(frames_gray)
         if lm.ndim != 3 or lm.shape[1:] != (68, 2):
             raise ClipRejected("bad_landmarks", f"shape {lm.shape}, expected (T,68,2)")

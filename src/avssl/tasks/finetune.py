@@ -3,7 +3,8 @@
 Outputs in ``output_dir``: ``model.safetensors`` (the whole task model: encoder + head, official key names for
 ASR/VSR), ``config.json`` (everything `avssl evaluate` needs to rebuild it: task, init, encoder arch/config,
 classes, tokenizer file, MLflow run ids), ``metrics.json``, ``training_curves.png``; ``tokenizer.model`` for
-ASR/VSR. Resumable like pre-training (``checkpoints/``); ASR/VSR average the last K epoch snapshots.
+ASR/VSR. Resumable like pre-training (``checkpoints/``); ASR/VSR average the last K epoch snapshots, which are
+part of the checkpoint (a killed and re-run job averages exactly the same ones).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
     from avssl.data.batching import ClipDataset
     from avssl.data.processed import ProcessedDataset
     from avssl.tasks import make_noise_augment
-    from avssl.tasks.checkpoint_average import average_state_dicts
+    from avssl.tasks.checkpoint_average import EpochSnapshots
     from avssl.tasks.tokenizer import Tokenizer
     from avssl.training import checkpointing, determinism
     from avssl.training.loop import train
@@ -132,20 +133,14 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
                          modalities=modalities, labels=labels) if val_rows else None  # fmt: skip
     cfg = loop_params(params, task, int(statistics.median(train_ds.lengths)), frozen=(mode == "frozen"))
 
-    snapshots: list[dict] = []
     k = getattr(task_params(params, task), "average_last", 1) if spec.kind == "seq2seq" else 1
-
-    def keep_snapshot(epoch: int, obj) -> None:
-        snapshots.append({n: t.detach().clone() for n, t in obj.state_dict().items()})
-        while len(snapshots) > k - 1:  # the final weights are the K-th
-            snapshots.pop(0)
-
+    snapshots = EpochSnapshots(k, output_dir / "checkpoints")  # part of the training state
     result = train(objective, train_ds, cfg, output_dir, run, seed=job_seed, val_dataset=val_ds,
-                   progress=progress, on_epoch_end=keep_snapshot if k > 1 else None)  # fmt: skip
+                   progress=progress, on_epoch_end=snapshots.on_epoch_end if k > 1 else None,
+                   stateful={"snapshots": snapshots} if k > 1 else None)  # fmt: skip
     history = result.pop("history")
-    if k > 1 and snapshots:
-        final = {n: t.detach().clone() for n, t in objective.state_dict().items()}
-        objective.load_state_dict(average_state_dicts([*snapshots, final]))
+    averaged = snapshots.average_into(objective)
+    result["averaged_snapshots"] = averaged
 
     from safetensors.torch import save_file
 
@@ -157,8 +152,7 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
         "modality": spec.modality,
         "encoder": {"arch": getattr(enc, "arch", None), "config": getattr(enc, "config", {})},
         "classes": classes, "tokenizer": "tokenizer.model" if tokenizer is not None else None,
-        "train_clips": len(train_rows), "val_clips": len(val_rows), "averaged_snapshots": len(snapshots) + 1
-        if k > 1 else 1,
+        "train_clips": len(train_rows), "val_clips": len(val_rows), "averaged_snapshots": averaged,
         "pretrain_run_id": _pretrain_run_id(pretrained), "mlflow_run_id": run.run_id,
     }  # fmt: skip
     write_json(output_dir / "config.json", json.loads(json.dumps(config, default=str)))

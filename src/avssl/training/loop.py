@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -118,17 +119,44 @@ def _optimizers(objective: nn.Module, cfg: TrainParams, total: int, warmup: int,
     return out
 
 
-def _generators(objective: nn.Module) -> dict[str, torch.Generator]:
-    """Private torch.Generator attributes of the objective's modules (e.g. a masking stream).
+def _generators(objective: nn.Module) -> dict[str, Any]:
+    """Private random streams of the objective: torch.Generator and numpy Generator attributes of its modules
+    and of their plain helper objects (e.g. a masking stream, the noise augmenter's ``rng``).
 
     They are not in ``state_dict()``, so the loop checkpoints them itself (per process).
     """
-    return {
-        f"{name}.{attr}" if name else attr: value
-        for name, module in objective.named_modules()
-        for attr, value in vars(module).items()
-        if isinstance(value, torch.Generator)
-    }
+    out: dict[str, Any] = {}
+    for name, module in objective.named_modules():
+        prefix = f"{name}." if name else ""
+        for attr, value in vars(module).items():
+            if isinstance(value, (torch.Generator, np.random.Generator)):
+                out[prefix + attr] = value
+            elif not isinstance(value, (nn.Module, torch.Tensor, dict, list, tuple, str, int, float, type(None))):
+                for sub, inner in getattr(value, "__dict__", {}).items():
+                    if isinstance(inner, (torch.Generator, np.random.Generator)):
+                        out[f"{prefix}{attr}.{sub}"] = inner
+    return out
+
+
+def _generator_state(gen: Any) -> Any:
+    """A tensor (torch) or a dict of str/int (numpy): both load with ``weights_only=True``."""
+    return gen.get_state() if isinstance(gen, torch.Generator) else gen.bit_generator.state
+
+
+def _set_generator_state(gen: Any, state: Any) -> None:
+    if isinstance(gen, torch.Generator):
+        gen.set_state(state)
+    else:
+        gen.bit_generator.state = state
+
+
+def _reseed_generator(gen: Any, name: str, rank: int) -> None:
+    """Give a private stream a per-process seed (DDP: otherwise every process draws the same numbers)."""
+    if isinstance(gen, torch.Generator):
+        gen.manual_seed(determinism.derive_seed(gen.initial_seed(), name, rank))
+    else:
+        first = gen.bit_generator.random_raw()  # a value of the stream as seeded, mixed with name and rank
+        gen.bit_generator.state = type(gen.bit_generator)(determinism.derive_seed(int(first), name, rank)).state
 
 
 def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
@@ -225,11 +253,15 @@ def train(
     resume: bool = True,
     progress: bool = True,
     on_epoch_end: Callable[[int, nn.Module], None] | None = None,
+    stateful: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``objective`` on ``dataset`` (map-style with ``.lengths``, keyed by ``(index, epoch)``).
 
     ``on_epoch_end(epoch, objective)`` runs on the main process after every complete epoch except the one
     training ends in (e.g. fine-tuning keeps per-epoch snapshots to average the last K).
+    ``stateful``: the caller's training state (objects with ``state_dict()`` / ``load_state_dict()``, e.g. that
+    snapshot buffer) saved in every checkpoint and restored on resume, so it is always consistent with the
+    step it was saved at (state_dict values: tensors and plain Python values).
 
     Returns the final metrics (last logged window, validation, steps, seconds, throughput) and ``history``
     (every logged metrics dict, also across resumptions). Under torchrun every process calls this.
@@ -277,12 +309,16 @@ def train(
         determinism.set_rng_state(mine["rng"])
         for name, gen in _generators(objective).items():
             if name in mine.get("generators", {}):
-                gen.set_state(mine["generators"][name])
+                _set_generator_state(gen, mine["generators"][name])
+        for name, obj in (stateful or {}).items():
+            if name not in state.get("stateful", {}):
+                raise ValueError(f"{ckpt_dir}: checkpoint has no {name!r} state; delete it to restart")
+            obj.load_state_dict(state["stateful"][name])
     else:
         determinism.seed_everything(determinism.derive_seed(seed, "train", info.rank))
         if info.enabled:  # private streams would otherwise draw the same numbers on every process
             for name, gen in _generators(objective).items():
-                gen.manual_seed(determinism.derive_seed(gen.initial_seed(), name, info.rank))
+                _reseed_generator(gen, name, info.rank)
 
     preempt = threading.Event()
     old_handlers = {}
@@ -297,7 +333,7 @@ def train(
     def save() -> None:
         per_rank = distributed.gather_objects({
             "rng": determinism.rng_state(), "window": window.state_dict(),
-            "generators": {k: g.get_state() for k, g in _generators(objective).items()},
+            "generators": {k: _generator_state(g) for k, g in _generators(objective).items()},
         }, info)  # fmt: skip
         if info.is_main:
             checkpointing.save_checkpoint(ckpt_dir, {
@@ -306,6 +342,7 @@ def train(
                 "optimizers": [{"optimizer": o.optimizer.state_dict(), "scheduler": o.scheduler.state_dict()} for o in optims],
                 "per_rank": per_rank, "history": history, "seconds": seconds_before + time.perf_counter() - t0,
                 "frames": frames_before + frames_done,
+                "stateful": {k: obj.state_dict() for k, obj in (stateful or {}).items()},
             })  # fmt: skip
         distributed.barrier(info)
 

@@ -48,7 +48,7 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
 def load_meta(path: Path) -> dict | None:
     """The `meta` dict of a finished clip's npz, or None if missing or unreadable."""
     try:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             return json.loads(bytes(z["meta"]).decode())
     except Exception:  # noqa: BLE001 - anything unreadable counts as unfinished
         return None
