@@ -22,6 +22,16 @@ from pathlib import Path
 
 PREFIX = "sqlite:///"
 ARTIFACTS = "mlartifacts"
+STORE_DIRS = frozenset({ARTIFACTS, "mlruns"})
+
+
+def is_store_entry(name: str) -> bool:
+    """A file or folder name of an MLflow store (ours or MLflow's default): never data, never an input.
+
+    ``mlflow.db`` with its ``.ready``/``.lock`` files and SQLite's ``-journal``/``-wal``/``-shm``; the
+    ``mlartifacts/`` and ``mlruns/`` folders. Stages run by hand inside a dataset folder leave them there.
+    """
+    return name in STORE_DIRS or name.startswith("mlflow.db")
 
 
 def resolve_uri(configured: str) -> str:
