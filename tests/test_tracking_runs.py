@@ -209,3 +209,15 @@ def test_a_rerun_closes_the_runs_its_killed_predecessors_left_running(tmp_path, 
     assert client.get_run(alive.info.run_id).info.status == "RUNNING"
     assert client.get_run(unrelated.info.run_id).info.status == "RUNNING"
     assert {r.info.run_id for r in client.search_runs([exp], KILLED_SEARCH)} == {killed, other}
+
+
+def test_stale_runs_are_found_whatever_quotes_the_job_path_holds(tmp_path):
+    from avssl.tracking.stale import close_stale_runs
+
+    client = _client(tmp_path)
+    exp = client.create_experiment("quotes")
+    for job in ("plain@/data:out", "it's@/data:out", "say \"it's\"@/data:out"):
+        dead = client.create_run(exp, tags={"job": job, "host": "gone-node", "pid": "1"}).info.run_id
+        other = client.create_run(exp, tags={"job": job + "/x", "host": "gone-node", "pid": "1"}).info.run_id
+        assert close_stale_runs(client, exp, job) == [dead], job
+        assert client.get_run(other).info.status == "RUNNING"

@@ -176,7 +176,10 @@ def start_stage(
     name = run_name or job_run_name(stage, all_tags)
     # The job identity a re-run shares with its killed predecessor: name, cwd and output (reproduce differs).
     all_tags["job"] = f"{name}@{os.getcwd()}:{_argv_value('--output') or ''}"
-    close_stale_runs(mlflow.tracking.MlflowClient(), experiment_id, all_tags["job"])
+    try:
+        close_stale_runs(mlflow.tracking.MlflowClient(), experiment_id, all_tags["job"])
+    except Exception as exc:  # noqa: BLE001 - bookkeeping of older runs must never stop this job
+        print(f"avssl: could not close stale runs of {name}: {exc}", file=sys.stderr)
     with mlflow.start_run(run_name=name) as run:
         tracked = StageRun(mlflow, run)
         tracked.set_tags(all_tags)

@@ -27,9 +27,10 @@ def _alive(pid: str) -> bool:
 
 def close_stale_runs(client: Any, experiment_id: str, job: str) -> list[str]:
     """Mark this job's earlier RUNNING runs whose process is gone as KILLED; returns their ids."""
-    quoted = job.replace("'", "\\'")
-    runs = client.search_runs([experiment_id], f"tags.job = '{quoted}' and attributes.status = 'RUNNING'",
-                              max_results=100)
+    # MLflow's filter strings have no escapes: quote with whichever quote the value lacks (a path may hold one).
+    quote = next((q for q in "'\"" if q not in job), None)
+    match = f" and tags.job = {quote}{job}{quote}" if quote else ""
+    runs = client.search_runs([experiment_id], "attributes.status = 'RUNNING'" + match, max_results=1000)
     host, closed = platform.node(), []
     for run in runs:
         tags = run.data.tags
