@@ -18,6 +18,7 @@ import argparse
 import fcntl
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 PREFIX = "sqlite:///"
@@ -80,7 +81,10 @@ def open_existing_store(uri: str) -> None:
     """For readers (report, reproduce): relocate a moved store, but never create one."""
     db = _db(uri)
     if db is not None and db.is_file():
-        ensure_store(uri)
+        try:
+            ensure_store(uri)
+        except (OSError, sqlite3.Error) as exc:  # e.g. a read-only copy: still readable, artifacts maybe not
+            print(f"avssl: {db}: could not update the artifact locations of a moved store: {exc}", file=sys.stderr)
 
 
 def relocate(db: Path) -> int:
