@@ -20,8 +20,8 @@ def test_store_and_own_index_inside_the_root_are_not_problems(tmp_path):
     root = make_ravdess(tmp_path / "ravdess")
     baseline = index_to_files("ravdess", root, tmp_path / "baseline.csv")
     expected = _problems(problems_path(tmp_path / "baseline.csv"))
-    for rel in ("mlflow.db", "mlflow.db.ready", "mlflow.db.lock", "mlflow.db-journal", "mlartifacts/1/x/artifacts/a.json",
-                "mlruns/0/meta.yaml", "Actor_01/mlflow.db"):
+    for rel in ("mlflow.db", "mlflow.db.ready", "mlflow.db.lock", "mlflow.db-journal",
+                "mlartifacts/1/x/artifacts/a.json", "mlruns/0/meta.yaml", "Actor_01/mlflow.db"):
         touch(root, rel)
     first = index_to_files("ravdess", root, root / "index.csv")
     again = index_to_files("ravdess", root, root / "index.csv")  # now index.csv and problems.csv lie in the root

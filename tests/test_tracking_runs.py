@@ -78,7 +78,8 @@ def test_run_names_are_readable_and_unique(study_store):
 
 
 def _readme_searches() -> list[str]:
-    section = (REPO / "README.md").read_text().split("### Comparing runs in the MLflow UI", 1)[1].split("\n### ", 1)[0]
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### Comparing runs in the MLflow UI", 1)[1].split("\n### ", 1)[0]
     spans = re.findall(r"``(.+?)``|`([^`]+)`", section)  # ``…`` holds a search with backticked names
     return [a or b for a, b in spans if re.search(r"^(tags|params|attributes|metrics)\..* (=|!=|LIKE|ILIKE|<|>) ", a or b)]
 

@@ -26,7 +26,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK = REPO / "requirements.lock"
-ENVS = {"avssl": "CPU stages (synthesis, preprocessing, evaluation, report)", "avssl-gpu": "training stages (pretrain, finetune)"}
+ENVS = {
+    "avssl": "CPU stages (synthesis, preprocessing, evaluation, report)",
+    "avssl-gpu": "training stages (pretrain, finetune)",
+}
 LOCK_HEADER = (
     "# Exact environment of avssl (pip freeze of a venv built from requirements.in with Python 3.11).\n"
     "# Regenerate with `make lock`; conda/*.yaml derive from this file (tests/test_environment.py).\n"
