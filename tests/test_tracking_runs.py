@@ -23,9 +23,13 @@ def _client(folder: Path):
     return MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
 
 
-def _job(task, init, mode, fraction="1", seed=0):
-    """The tags `avssl finetune/evaluate` give a job (cli._job_tags)."""
-    return {"task": task, "init": init, "method": init, "mode": mode, "fraction": fraction, "seed": seed}
+def _job(task, init, mode, fraction=1.0, seed=0):
+    """The tags `avssl finetune/evaluate` give a job."""
+    from argparse import Namespace
+
+    from avssl.cli import _job_tags
+
+    return _job_tags(Namespace(task=task, init=init, mode=mode, fraction=fraction, seed=seed))
 
 
 # (stage, tags) of a small study: two pre-training methods, two emotion baselines, three evaluations.
@@ -36,7 +40,7 @@ STUDY = [
     ("finetune", _job("emotion", "raven", "frozen")),
     ("evaluate", _job("emotion", "shukla_audio", "frozen")),
     ("evaluate", _job("emotion", "shukla_audio", "finetuned")),
-    ("evaluate", _job("asr", "raven", "frozen", fraction="0.1")),
+    ("evaluate", _job("asr", "raven", "frozen", fraction=0.1)),
 ]
 
 
