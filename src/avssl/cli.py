@@ -253,7 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Scan a dataset folder in its official layout and write one CSV row per clip (ids, split, speaker,\n"
         "labels as names, media paths relative to the root). Files that cannot be indexed are listed with\n"
         "reasons in <output stem>.problems.csv next to it. The workflow runs it when study.dataset is a real\n"
-        "dataset, and `avssl preprocess --dataset NAME --input INDEX.csv` reads the result.",
+        "dataset, and `avssl preprocess --dataset NAME --input INDEX.csv` reads the result.\n"
+        "Without --params and with no params.yaml in the current folder, the defaults apply (`avssl params\n"
+        "--defaults`), so it also runs outside a project. An MLflow store (mlflow.db*, mlartifacts/, mlruns/) and\n"
+        "the index's own files inside the dataset folder are never indexed.",
         "datasets.* (the root, folds, LRS3 setting, segment length)",
     )
     _add_common(p)
@@ -590,7 +593,15 @@ def cmd_index(args) -> None:
 
     from avssl.tracking.provenance import fingerprint_dir
 
-    params = _load(args)
+    if args.params or Path("params.yaml").is_file():
+        params = _load(args)
+    else:  # outside a project: the defaults (+ --set) apply
+        from avssl.config import ParamsError, load_params
+
+        try:
+            params = load_params([], args.set)
+        except ParamsError as exc:
+            raise CliError(str(exc)) from None
     root = _dataset_root(args, params)
     with _tracking(args, params, "index", input_hash=fingerprint_dir(root),
                    tags={"dataset": args.dataset, "dataset_root": str(root)}) as run:

@@ -83,8 +83,12 @@ def search_stage_runs(client: Any, experiment_id: str, stage: str, max_runs: int
 
 
 def open_client(tracking_uri: str) -> Any:
-    """MlflowClient for the store (imported lazily: mlflow costs seconds to import)."""
+    """MlflowClient for the store (imported lazily: mlflow costs seconds to import); a moved store is relocated."""
     from mlflow.tracking import MlflowClient
+
+    from avssl.tracking.store import open_existing_store
+
+    open_existing_store(tracking_uri)
 
     return MlflowClient(tracking_uri=tracking_uri)
 

@@ -108,6 +108,13 @@ def hash_files(paths: list[str | Path]) -> str:
     return digest.hexdigest()
 
 
+def _skipped(rel: Path) -> bool:
+    """Temporary files, locks and an MLflow store inside the folder: they change with every run, not the data."""
+    from avssl.tracking.store import is_store_entry
+
+    return rel.name.endswith((".tmp", ".lock")) or any(is_store_entry(part) for part in rel.parts)
+
+
 def fingerprint_dir(path: str | Path) -> str:
     """Cheap content hash of a data folder: its manifest (index.csv or metadata.csv) + every file's name and size.
 
@@ -124,6 +131,6 @@ def fingerprint_dir(path: str | Path) -> str:
             digest.update(manifest.encode())
             digest.update(hash_file(path / manifest).encode())
             break
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.endswith((".tmp", ".lock"))):
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and not _skipped(p.relative_to(path))):
         digest.update(f"{file.relative_to(path)}:{file.stat().st_size}\n".encode())
     return digest.hexdigest()[:16]

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from avssl.tracking.provenance import fingerprint_dir, git_state
-from avssl.tracking.store import resolve_uri
+from avssl.tracking.store import open_existing_store, resolve_uri
 
 VOLATILE = ("perf/", "seconds", "frames_per_s", "epoch_s", "step_s", "ms_per", "per_second", "fps")
 
@@ -87,6 +87,7 @@ def reproduce(run_id: str, tracking_uri: str | None = None, output: Path | None 
     _require_store(uri, run_id)
     from mlflow.tracking import MlflowClient
 
+    open_existing_store(uri)  # a moved store: point its artifact locations here (creates nothing)
     client = MlflowClient(tracking_uri=uri)
     try:
         original = client.get_run(run_id)

@@ -1,8 +1,11 @@
 """MLflow run per stage execution, with the provenance a table cell needs to be re-run.
 
 Tags on every run: stage, dataset, method/task where relevant, seed, git commit and dirtiness, the hash of
-the stage's input data, torch/CUDA versions, host, and the exact command line. Params are the resolved
-params flattened to dotted keys. mlflow is imported lazily (it costs seconds).
+the stage's input data, torch/CUDA versions, host, pid, and the exact command line. Params are the resolved
+params flattened to dotted keys plus the job's own settings as ``job.*`` params (every job of a study shares
+params.yaml, so without them MLflow's Compare view shows no difference between two jobs). The run name
+spells the job out (``finetune-asr-raven-frozen-f0.1-s0``) so two jobs never share a name.
+mlflow is imported lazily (it costs seconds).
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from avssl.tracking.provenance import flatten, git_state, numerics_environment
+from avssl.tracking.stale import close_stale_runs
 from avssl.tracking.store import ensure_store, resolve_uri
 
 EXPERIMENT_PREFIX = "avssl/"
+# The settings that tell one job of a stage from another (CLI arguments, not params.yaml), in run-name order.
+JOB_KEYS = ("method", "task", "init", "mode", "fraction", "seed", "dataset", "shard_group")
 
 
 class NullRun:
@@ -82,22 +88,49 @@ class StageRun(NullRun):
         self._mlflow.set_tags({k: str(v) for k, v in tags.items() if v is not None})
 
 
-def _ensure_experiment(mlflow: Any, uri: str, name: str) -> None:
+def _ensure_experiment(mlflow: Any, uri: str, name: str) -> str:
     """Create the study's experiment with its artifacts beside the sqlite store (not in each job's cwd)."""
     if mlflow.get_experiment_by_name(name) is None:
         location = None
         if uri.startswith("sqlite:///"):
-            location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
+            location = (Path(uri[len("sqlite:///") :]).parent.resolve() / "mlartifacts").as_uri()
         try:
             mlflow.create_experiment(name, artifact_location=location)
         except Exception:  # another job created it between our check and our create
             if mlflow.get_experiment_by_name(name) is None:
                 raise
-    mlflow.set_experiment(name)
+    return mlflow.set_experiment(name).experiment_id
 
 
 def experiment_name(params: Any) -> str:
     return EXPERIMENT_PREFIX + params.study.name
+
+
+def job_settings(stage: str, tags: Mapping[str, Any]) -> dict[str, str]:
+    """The ``job.*`` params of a run: stage plus whichever of :data:`JOB_KEYS` the job has."""
+    out = {"job.stage": stage}
+    for key in JOB_KEYS:
+        if tags.get(key) is not None:
+            out[f"job.{key}"] = str(tags[key])
+    return out
+
+
+def job_run_name(stage: str, tags: Mapping[str, Any]) -> str:
+    """Readable, one per job: ``finetune-asr-raven-frozen-f0.1-s0``, ``pretrain-raven-s0``, ``index-ravdess-s0``."""
+    parts = [stage]
+    for key in ("task", "init", "method", "mode"):
+        value = tags.get(key)
+        if value is not None and str(value) not in parts:
+            parts.append(str(value))
+    if tags.get("fraction") is not None:
+        parts.append(f"f{tags['fraction']}")
+    if tags.get("shard_group") is not None:
+        parts.append(f"part{tags['shard_group']}".replace("/", "of"))
+    if stage in ("preprocess", "preprocess_part", "index", "acquire"):
+        if tags.get("dataset") is not None:
+            parts.append(str(tags["dataset"]))
+    parts.append(f"s{tags.get('seed')}")
+    return "-".join(parts)
 
 
 @contextlib.contextmanager
@@ -122,7 +155,7 @@ def start_stage(
     import mlflow
 
     mlflow.set_tracking_uri(uri)
-    _ensure_experiment(mlflow, uri, experiment_name(params))
+    experiment_id = _ensure_experiment(mlflow, uri, experiment_name(params))
     if params.tracking.system_metrics:
         mlflow.enable_system_metrics_logging()
     all_tags = {
@@ -131,6 +164,7 @@ def start_stage(
         "seed": params.study.seed,
         "input_hash": input_hash,
         "host": platform.node(),
+        "pid": os.getpid(),
         "python": platform.python_version(),
         "command": " ".join(shlex.quote(a) for a in sys.argv),
         "cwd": os.getcwd(),
@@ -139,15 +173,26 @@ def start_stage(
         **(tags or {}),
         "reproduces": os.environ.get("AVSSL_REPRODUCES"),  # set by `avssl reproduce`
     }
-    name = run_name or "-".join(str(v) for v in [stage, (tags or {}).get("method"), (tags or {}).get("task")] if v)
+    name = run_name or job_run_name(stage, all_tags)
+    # The job identity a re-run shares with its killed predecessor: name, cwd and output (reproduce differs).
+    all_tags["job"] = f"{name}@{os.getcwd()}:{_argv_value('--output') or ''}"
+    try:
+        close_stale_runs(mlflow.tracking.MlflowClient(), experiment_id, all_tags["job"])
+    except Exception as exc:  # noqa: BLE001 - bookkeeping of older runs must never stop this job
+        print(f"avssl: could not close stale runs of {name}: {exc}", file=sys.stderr)
     with mlflow.start_run(run_name=name) as run:
         tracked = StageRun(mlflow, run)
         tracked.set_tags(all_tags)
-        tracked.log_params(params.model_dump(mode="json"))
+        tracked.log_params({**params.model_dump(mode="json"), **job_settings(stage, all_tags)})
         tracked.log_dict(params.model_dump(mode="json"), "params.resolved.json")
         yield tracked
         if "torch" in sys.modules:  # the stage sets its own thread count after the run opened: record the final one
             tracked.set_tags({"torch_threads": sys.modules["torch"].get_num_threads()})
+
+
+def _argv_value(flag: str) -> str | None:
+    argv = sys.argv
+    return argv[argv.index(flag) + 1] if flag in argv[:-1] else None
 
 
 def write_json(path: str | Path, data: Any) -> None:

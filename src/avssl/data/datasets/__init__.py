@@ -37,6 +37,13 @@ def problems_path(index_path: str | Path) -> Path:
     return p.with_name("problems.csv" if p.stem == "index" else f"{p.stem}.problems.csv")
 
 
+def _inside(path: Path, root: str | Path) -> str | None:
+    try:
+        return path.resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return None
+
+
 def index_to_files(name: str, root: str | Path, output: str | Path, params: DatasetsParams | None = None) -> dict:
     """Index and write ``output`` plus its problems next to it; returns counts for logging.
 
@@ -44,6 +51,9 @@ def index_to_files(name: str, root: str | Path, output: str | Path, params: Data
     (several datasets' indexes can share one folder).
     """
     rows, problems = index_dataset(name, root, params)
+    # An index written into the root it describes (and its problems file) is ours, not a stray data file.
+    own = {_inside(f, root) for f in (Path(output), problems_path(output))} - {None}
+    problems = [p for p in problems if p.path not in own]
     out = write_index(rows, output)
     write_problems(problems, problems_path(out))
     counts = {"clips": len(rows), "problems": len(problems)}
