@@ -23,7 +23,7 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: str | Path, ti
     steps = [h["step"] for h in history]
     health_keys = sorted({k for h in history for k in h if k.startswith("health/")})
     panels = 3 if health_keys else 2
-    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), constrained_layout=True)
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels + (2.5 if health_keys else 0), 3.6), constrained_layout=True)
     ax_loss, ax_lr = axes[0], axes[1]
     loss_keys = sorted({k for h in history for k in h if k.startswith(("train/", "val/"))})
     positive = True
@@ -54,7 +54,7 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: str | Path, ti
         ax.set_yscale("symlog", linthresh=0.01)
         ax.set_xlabel("step")
         ax.set_title("representation health (collapse -> std 0, rank 1, cos 1)")
-        ax.legend(fontsize=6, ncol=2)
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
