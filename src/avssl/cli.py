@@ -294,6 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--output", type=Path, help="write here instead of stdout")
+    p = sub.add_parser(
+        "plots-page",
+        help="Print (or write) the offline HTML page for `dvc plots show` (.dvc/plots/page.html).",
+        description="The page `dvc plots show` fills (.dvc/config: plots.html_template) with Vega, Vega-Lite and\n"
+        "Vega-Embed inlined from the installed snakemake package, so the plots render without network.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--output", type=Path, help="write here instead of stdout")
     return parser
 
 
@@ -621,6 +629,12 @@ def cmd_dvc_yaml(args) -> None:
     _emit(render_dvc_yaml(), args.output)
 
 
+def cmd_plots_page(args) -> None:
+    from avssl.plots_page import render_page
+
+    _emit(render_page(), args.output)
+
+
 USER_ERRORS = {
     "ParamsError",
     "PreprocessError",
@@ -648,6 +662,7 @@ COMMANDS = {
     "params": cmd_params,
     "schema": cmd_schema,
     "dvc-yaml": cmd_dvc_yaml,
+    "plots-page": cmd_plots_page,
 }
 
 
