@@ -54,7 +54,8 @@ def skip_reason(root: Path, params_files: list[str], params: dict) -> str | None
     if not (root / ".dvc").is_dir() or not (root / "dvc.yaml").is_file():
         return f"{root} is not a DVC project root (no .dvc/ or dvc.yaml)"
     if params_files != ["params.yaml"]:
-        return "the run used --configfile overlays (" + ", ".join(params_files[1:]) + "), dvc.yaml reads params.yaml only"
+        overlays = ", ".join(params_files[1:])
+        return f"the run used --configfile overlays ({overlays}), dvc.yaml reads params.yaml only"
     import yaml
 
     current = yaml.safe_load((root / "dvc.yaml").read_text())
