@@ -117,7 +117,7 @@ def to_csv(table: Table) -> str:
 
 
 _HTML_STYLE = """body { font-family: sans-serif; font-size: 14px; margin: 1em; }
-caption { caption-side: top; text-align: left; font-weight: bold; font-size: 1.1em; padding-bottom: .5em; }
+h2 { font-size: 1.15em; margin: 0 0 .6em 0; }
 table { border-collapse: collapse; }
 th, td { padding: 3px 9px; border-bottom: 1px solid #ddd; }
 td.v { text-align: right; white-space: nowrap; }
@@ -128,7 +128,7 @@ code { font-size: .95em; }"""
 
 
 def to_html(table: Table) -> str:
-    """The table as a standalone page: title as caption, grouped headers, cells with footnote marks that list
+    """The table as a standalone page: the title as its heading, grouped headers, cells with footnote marks that list
     the MLflow run ids, then the table's notes."""
     e = html.escape
     cols = table.columns
@@ -159,7 +159,7 @@ def to_html(table: Table) -> str:
     fns = "".join(f'<li id="fn{n}">MLflow run{"s" if len(ids) > 1 else ""}: '
                   + ", ".join(f"<code>{e(i)}</code>" for i in ids) + "</li>" for ids, n in footnote_of.items())
     return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{e(table.title)}</title>'
-            f"<style>{_HTML_STYLE}</style></head><body>\n<table>\n<caption>{e(table.title)}</caption>\n"
+            f"<style>{_HTML_STYLE}</style></head><body>\n<h2>{e(table.title)}</h2>\n<table>\n"
             f"<thead>{''.join(head)}</thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table>\n"
             + (f'<ul class="notes">{notes}</ul>\n' if notes else "")
             + (f'<ol class="fn">{fns}</ol>\n' if fns else "") + "</body></html>\n")  # fmt: skip
