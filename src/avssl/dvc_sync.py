@@ -51,6 +51,10 @@ def skip_reason(root: Path, params_files: list[str], params: dict) -> str | None
     dvc.yaml rendered from other params would record something `dvc repro` would not run."""
     if os.environ.get(DISABLE_ENV, "1") == "0":
         return f"{DISABLE_ENV}=0"
+    import importlib.util
+
+    if importlib.util.find_spec("dvc") is None:
+        return f"DVC is not installed for {sys.executable}"
     if not (root / ".dvc").is_dir() or not (root / "dvc.yaml").is_file():
         return f"{root} is not a DVC project root (no .dvc/ or dvc.yaml)"
     if params_files != ["params.yaml"]:
