@@ -137,7 +137,8 @@ def label_fraction_curves(runs: list[RunRecord], fmt: Formatter, out_dir: Path) 
                 if cell is None:
                     continue
                 pts.append((f, cell.mean, cell.std))
-                rows.append({"panel": f"{task} ({key[2]}): {METRIC_LABELS.get(metric, metric)}", "series": row_label(key[0], key[1], task),
+                rows.append({"panel": f"{task} ({key[2]}): {METRIC_LABELS.get(metric, metric)}",
+                             "series": row_label(key[0], key[1], task),
                              "task": task, "dataset": key[2], "init": key[0], "mode": key[1], "fraction": f,
                              "metric": metric, "mean": cell.mean, "std": cell.std, "n": cell.n,
                              "run_ids": ";".join(cell.run_ids)})
