@@ -38,6 +38,7 @@ conda: $(STAMP)
 
 dvc-yaml: $(STAMP)
 	$(BIN)/avssl dvc-yaml --output dvc.yaml
+	$(BIN)/avssl plots-page --output .dvc/plots/page.html
 
 schema: $(STAMP)
 	$(BIN)/avssl schema --output workflow/schemas/params.schema.json

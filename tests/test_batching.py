@@ -122,3 +122,27 @@ def test_loader_independent_of_worker_count(src):
     assert len(a) == len(b)
     for x, y in zip(a, b):
         assert x["clip_id"] == y["clip_id"] and torch.equal(x["video"], y["video"]) and torch.equal(x["audio"], y["audio"])
+
+
+def test_read_only_shards_give_tensors_without_a_not_writable_warning(src):
+    """Processed shards are read-only memmaps: items must be writable copies (torch warns on read-only numpy)."""
+    import warnings
+
+    class ReadOnly:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getitem__(self, key):
+            item = dict(self.inner[key])
+            for k in ("video", "audio", "face"):
+                item[k] = np.array(item[k])
+                item[k].flags.writeable = False
+            return item
+
+    for crop in (88, 96):  # a centre crop (non-contiguous slice) and the full frame (a read-only view)
+        ds = ClipDataset(ReadOnly(src), src.ids(), train=False, crop=crop)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            item = ds[0]
+        item["video"].add_(1.0)
+        item["face"].add_(1.0)

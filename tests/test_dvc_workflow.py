@@ -53,6 +53,7 @@ def dvc_copy(tmp_path_factory, tiny_dag) -> Path:
                    check=True)  # fmt: skip
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny"], cwd=root, check=True)
     _dvc(root, "repro", "synthesize")
+    _dvc(root, "unprotect", "data/synth")  # its files are read-only hard links of the cache (.dvc/config)
     inject_broken_clips(root / "data/synth")  # the same bad input as the Snakemake run
     _dvc(root, "commit", "--force", "synthesize")
     _dvc(root, "repro", f"evaluate@{JOB}")

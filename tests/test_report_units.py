@@ -7,7 +7,7 @@ import pytest
 from avssl.config.report import ReportParams
 from avssl.report.cells import Cell
 from avssl.report.labels import condition_sort_key
-from avssl.report.render import latex_escape, to_csv, to_latex, to_markdown
+from avssl.report.render import latex_escape, to_csv, to_html, to_latex, to_markdown
 from avssl.report.runs import RunRecord, latest_per_key
 from avssl.report.table import Table
 from avssl.report.tables import raven_wer
@@ -81,3 +81,19 @@ def test_report_params_defaults_are_valid():
     assert "raven_wer" in p.tables and p.percent
     with pytest.raises(Exception):
         ReportParams(tables=["nope"])
+
+
+def test_html_table_has_caption_grouped_headers_footnotes_with_run_ids_and_notes():
+    """What `snakemake --report` shows inline: every cell links to the footnote naming its MLflow runs."""
+    t = Table("emotion", "Emotion <CREMA-D> accuracy", notes=["UAR in percent"])
+    t.set("RAVEn, frozen", ("Clean", "Acc"), Cell((50.0, 60.0), ("r1", "r2")))
+    t.set("RAVEn, frozen", ("Babble", "0 dB"), Cell((40.0,), ("r3",)))
+    t.set("Scratch", ("Clean", "Acc"), Cell((50.0, 60.0), ("r1", "r2")))
+    t.add_column(("Babble", "-5 dB"))
+    page = to_html(t)
+    assert "<h2>Emotion &lt;CREMA-D&gt; accuracy</h2>\n<table>" in page
+    assert '<th class="g" colspan="1">Clean</th><th class="g" colspan="2">Babble</th>' in page
+    assert page.count('href="#fn1"') == 2 and page.count('href="#fn2"') == 1
+    assert '<li id="fn1">MLflow runs: <code>r1</code>, <code>r2</code></li>' in page
+    assert '<li id="fn2">MLflow run: <code>r3</code></li>' in page
+    assert "<li>UAR in percent</li>" in page and '<td class="v">–</td>' in page

@@ -54,7 +54,8 @@ def test_every_stage_output_exists(tiny_dag):
             assert (tiny_dag / "results/finetune" / rel / name).is_file(), rel
         for name in ("metrics.json", "predictions.csv", "snr_curve.png"):
             assert (tiny_dag / "results/evaluate" / rel / name).is_file(), rel
-    assert sorted(p.suffix for p in (tiny_dag / "results/tables").glob("cross_paper.*")) == [".csv", ".md", ".tex"]
+    suffixes = sorted(p.suffix for p in (tiny_dag / "results/tables").glob("cross_paper.*"))
+    assert suffixes == [".csv", ".html", ".md", ".tex"]
     assert (tiny_dag / "results/summary.json").is_file()
 
 

@@ -307,6 +307,26 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--output", type=Path, help="write here instead of stdout")
+    p = sub.add_parser(
+        "metrics",
+        help="The DVC metrics files as one table per stage (per task for finetune/evaluate), terminal-wide.",
+        description="Read the metrics files dvc.yaml declares for the jobs of the params and print one table per\n"
+        "stage (finetune/evaluate: per task), wrapped to the terminal width: what `dvc metrics show` prints as\n"
+        "one table with a column per key of every file.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--params", action="append", metavar="FILE", help=PARAMS_HELP)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
+    p.add_argument("--stage", help="only this stage (e.g. evaluate)")
+    p.add_argument("--width", type=int, help="line width (default: the terminal's)")
+    p = sub.add_parser(
+        "plots-page",
+        help="Print (or write) the offline HTML page for `dvc plots show` (.dvc/plots/page.html).",
+        description="The page `dvc plots show` fills (.dvc/config: plots.html_template) with Vega, Vega-Lite and\n"
+        "Vega-Embed inlined from the installed snakemake package, so the plots render without network.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--output", type=Path, help="write here instead of stdout")
     for command in sub.choices.values():  # `avssl CMD ... --verbose` works too (SUPPRESS keeps the global value)
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help="on errors also print the Python traceback")
@@ -652,6 +672,18 @@ def cmd_dvc_yaml(args) -> None:
     _emit(render_dvc_yaml(), args.output)
 
 
+def cmd_metrics(args) -> None:
+    from avssl.metrics_view import render
+
+    print(render(_load(args).model_dump(mode="json"), stage=args.stage, width=args.width), end="")
+
+
+def cmd_plots_page(args) -> None:
+    from avssl.plots_page import render_page
+
+    _emit(render_page(), args.output)
+
+
 COMMANDS = {
     "synth": cmd_synth,
     "preprocess": cmd_preprocess,
@@ -666,6 +698,8 @@ COMMANDS = {
     "params": cmd_params,
     "schema": cmd_schema,
     "dvc-yaml": cmd_dvc_yaml,
+    "plots-page": cmd_plots_page,
+    "metrics": cmd_metrics,
 }
 
 

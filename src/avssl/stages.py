@@ -287,9 +287,8 @@ STAGES: tuple[Stage, ...] = (
         command="report",
         args=(("--output", "results"),),
         deps_from=_report_deps,
-        outs=("results/tables/",),
+        outs=("results/tables/", "results/figures/"),  # figures: PNGs for people, CSVs for REPORT_PLOTS
         metrics=("results/summary.json",),
-        plots=("results/figures/",),
         params=("study", "report"),
         threads="1",
         description="Paper tables and figures from the study's MLflow runs.",
@@ -297,6 +296,16 @@ STAGES: tuple[Stage, ...] = (
 )
 
 BY_NAME = {s.name: s for s in STAGES}
+
+# dvc.yaml's top-level plots: the report's curve CSVs, each with its axes and a template (.dvc/plots/) that
+# draws one chart per `panel` and one line per `series` (columns written by avssl.report.figures).
+REPORT_PLOTS = (
+    ("results/figures/training_curves.csv", "avssl_lines", "step", "value", "Pre-training losses", "step", "loss"),
+    ("results/figures/snr_curves.csv", "avssl_lines", "snr", "mean", "Main metric vs SNR (mean over seeds)",
+     "SNR (dB)", "main metric (accuracy/UAR/WER %, CCC)"),
+    ("results/figures/label_fraction.csv", "avssl_lines_logx", "fraction", "mean",
+     "Main clean metric vs label fraction (mean over seeds)", "label fraction", "main metric"),
+)  # fmt: skip
 
 
 def params_value(params: dict, dotted: str):
@@ -352,7 +361,9 @@ def to_dvc(params: dict) -> dict:
             continue
         items = {"-".join(str(j[w]) for w in stage.wildcards): j for j in jobs}
         stages[stage.name] = {"foreach": items, "do": body}
-    return {"stages": stages}
+    plots = [{path: {"template": t, "x": x, "y": y, "title": title, "x_label": xl, "y_label": yl}}
+             for path, t, x, y, title, xl, yl in REPORT_PLOTS]  # fmt: skip
+    return {"stages": stages, "plots": plots}
 
 
 def prepare_job_environment(repo: Path) -> None:

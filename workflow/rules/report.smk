@@ -7,16 +7,18 @@ rule report:
     output:
         report(
             directory("results/tables"),
-            patterns=["{name}.md"],
+            patterns=["{name}.html"],  # rendered inline; caption, notes and run-id footnotes inside
             caption="../report/tables.rst",
             category="Tables",
+            labels={"table": "{name}"},
         ),
         "results/summary.json",
         report(
             directory("results/figures"),
             patterns=["{name}.png"],
-            caption="../report/figures.rst",
+            caption="../report/figures.rst",  # one caption per kind of figure, chosen by file name
             category="Figures",
+            labels={"figure": "{name}"},
         ),
     log:
         "logs/report.log",

@@ -100,7 +100,7 @@ class ClipDataset(Dataset):
             v = video[start : start + t, y : y + c, x : x + c]
             if self.train and u_flip < 0.5:
                 v = v[:, :, ::-1]
-            v = torch.from_numpy(np.ascontiguousarray(v)).float()
+            v = torch.from_numpy(np.array(v, dtype=np.float32))  # one writable copy (shards are read-only memmaps)
             out["video"] = (v / 255.0 - VIDEO_MEAN) / VIDEO_STD
         if "audio" in self.modalities:
             a = np.asarray(item["audio"], dtype=np.float32)[start * SAMPLES_PER_FRAME : (start + t) * SAMPLES_PER_FRAME]
@@ -108,7 +108,7 @@ class ClipDataset(Dataset):
         if "face" in self.modalities:
             f = np.asarray(item["face"])[start : start + t]
             f = f[:, None] if f.ndim == 3 else f.transpose(0, 3, 1, 2)  # (t, C, H, W)
-            out["face"] = torch.from_numpy(np.ascontiguousarray(f)).float() / 127.5 - 1.0
+            out["face"] = torch.from_numpy(np.array(f, dtype=np.float32)) / 127.5 - 1.0
         if self.labels is not None:
             for k, v in self.labels(item.get("meta", {})).items():
                 out[k] = torch.as_tensor(v)

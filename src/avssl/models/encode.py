@@ -68,7 +68,7 @@ def encode_dataset(checkpoint: str | Path, processed_dir: Any, output_path: str 
     ``processed_dir`` is a ProcessedDataset directory (or any object with ``ids()`` and ``[clip_id]``).
     ``modality=None`` takes the checkpoint's only encoder (an error names the choices when it holds several).
     """
-    from tqdm import tqdm
+    from avssl.progress import progress
 
     from avssl.models.load import load_encoder
 
@@ -84,7 +84,7 @@ def encode_dataset(checkpoint: str | Path, processed_dir: Any, output_path: str 
     modality = modality or checkpoint_modality(checkpoint) or encoder.modality
     clip_ids = list(ids if ids is not None else ds.ids())
     features: dict[str, np.ndarray] = {}
-    for start in tqdm(range(0, len(clip_ids), batch_size), desc=f"encode {modality}", unit="batch"):
+    for start in progress(range(0, len(clip_ids), batch_size), desc=f"encode {modality}", unit="batch"):
         chunk = clip_ids[start: start + batch_size]
         items = []
         for cid in chunk:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 from avssl.preprocessing.errors import ClipRejected, PreprocessError
+from avssl.progress import progress
 
 _WORKER: dict = {}
 
@@ -106,8 +106,6 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
     `shard_group=(i, n)` processes only shards with index % n == i and does not merge (run
     :func:`avssl.preprocessing.merge_shards` once all groups are done).
     """
-    from tqdm import tqdm
-
     from avssl.preprocessing.merge import mark_created, merge_shards
     from avssl.preprocessing.shards import REJECT_FIELDS, ShardWriter, partition, shard_name, write_csv
 
@@ -142,7 +140,7 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
     pending = [i for i in mine if not (out / "shards" / shard_name(i)).is_dir()]
     todo = [(i, by_id[c]) for i in pending for c in groups[i]]
     frames = 0
-    bar = tqdm(total=len(todo), desc="preprocess", unit="clip", file=sys.stderr, disable=not todo)
+    bar = progress(total=len(todo), desc="preprocess", unit="clip", disable=not todo)
     pool, writer = None, None
     try:
         if threads > 1 and len(todo) > 1:

@@ -1,5 +1,8 @@
 """Figures of the report (PNG, Agg backend) and the CSV behind each one, so `dvc plots show` can use CSV.
 
+Each CSV row carries `panel` (one small chart per value) and `series` (one line per value): the DVC template
+`.dvc/plots/avssl_lines*.json` facets and colours by them, so every line is one curve of the PNG.
+
 Every function takes plain data (RunRecords, metric histories) and writes files; no MLflow here.
 """
 
@@ -49,7 +52,8 @@ def training_curves(runs: list[RunRecord], histories: dict[str, dict[str, list[t
             continue
         method = run.tag("method", run.run_id[:8])
         for k in keys:
-            rows += [{"method": method, "run_id": run.run_id, "metric": k, "step": s, "value": v} for s, v in hist[k]]
+            rows += [{"panel": k, "series": method, "method": method, "run_id": run.run_id, "metric": k, "step": s,
+                      "value": v} for s, v in hist[k]]  # fmt: skip
         fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
         for ax, k in zip(axes[0], keys):
             steps, vals = zip(*sorted(hist[k]))
@@ -63,7 +67,8 @@ def training_curves(runs: list[RunRecord], histories: dict[str, dict[str, list[t
         plt.close(fig)
         paths.append(p)
     if rows:
-        paths.append(_write_csv(out_dir / "training_curves.csv", ["method", "run_id", "metric", "step", "value"], rows))
+        fields = ["panel", "series", "method", "run_id", "metric", "step", "value"]
+        paths.append(_write_csv(out_dir / "training_curves.csv", fields, rows))
     return paths
 
 
@@ -92,7 +97,9 @@ def snr_curves(runs: list[RunRecord], fmt: Formatter, fraction: float, out_dir: 
                         continue
                     snr = parse_condition(cond)[1]
                     pts.append((snr, cell.mean, cell.std))
-                    rows.append({"task": task, "dataset": key[2], "init": key[0], "mode": key[1], "noise": nz,
+                    rows.append({"panel": f"{task} ({key[2]}): {METRIC_LABELS.get(metric, metric)}, {nz} noise",
+                                 "series": row_label(key[0], key[1], task),
+                                 "task": task, "dataset": key[2], "init": key[0], "mode": key[1], "noise": nz,
                                  "snr": snr, "metric": metric, "mean": cell.mean, "std": cell.std, "n": cell.n,
                                  "run_ids": ";".join(cell.run_ids)})
                 if pts:
@@ -130,7 +137,9 @@ def label_fraction_curves(runs: list[RunRecord], fmt: Formatter, out_dir: Path) 
                 if cell is None:
                     continue
                 pts.append((f, cell.mean, cell.std))
-                rows.append({"task": task, "dataset": key[2], "init": key[0], "mode": key[1], "fraction": f,
+                rows.append({"panel": f"{task} ({key[2]}): {METRIC_LABELS.get(metric, metric)}",
+                             "series": row_label(key[0], key[1], task),
+                             "task": task, "dataset": key[2], "init": key[0], "mode": key[1], "fraction": f,
                              "metric": metric, "mean": cell.mean, "std": cell.std, "n": cell.n,
                              "run_ids": ";".join(cell.run_ids)})
             if pts:

@@ -1,8 +1,10 @@
-"""Writers: one Table -> Markdown (run ids as footnotes), LaTeX (run ids as comments), CSV (run_ids column)."""
+"""Writers: one Table -> Markdown (run ids as footnotes), LaTeX (run ids as comments), CSV (run_ids column) and
+a self-contained HTML page (caption, table, notes, run-id footnotes) that `snakemake --report` shows inline."""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 from pathlib import Path
 
@@ -117,11 +119,63 @@ def to_csv(table: Table) -> str:
     return buf.getvalue()
 
 
+_HTML_STYLE = """body { font-family: sans-serif; font-size: 14px; margin: 1em; }
+h2 { font-size: 1.15em; margin: 0 0 .6em 0; }
+table { border-collapse: collapse; }
+th, td { padding: 3px 9px; border-bottom: 1px solid #ddd; }
+td.v { text-align: right; white-space: nowrap; }
+th.g { text-align: center; border-bottom: 1px solid #888; }
+sup a { text-decoration: none; }
+ol.fn, ul.notes { font-size: .85em; color: #333; }
+code { font-size: .95em; }"""
+
+
+def to_html(table: Table) -> str:
+    """The table as a standalone page: the title as its heading, grouped headers, cells with footnote marks that list
+    the MLflow run ids, then the table's notes."""
+    e = html.escape
+    cols = table.columns
+    head = []
+    if any(g for g, _ in cols):
+        spans: list[tuple[str, int]] = []
+        for g, _ in cols:
+            spans = spans[:-1] + [(g, spans[-1][1] + 1)] if spans and spans[-1][0] == g else spans + [(g, 1)]
+        head.append("<tr><th></th>" + "".join(f'<th class="g" colspan="{k}">{e(g)}</th>' for g, k in spans)
+                    + "</tr>")  # fmt: skip
+    head.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in [table.row_header] + [l for _, l in cols]) + "</tr>")
+    footnote_of: dict[tuple[str, ...], int] = {}
+    body = []
+    for row in table.rows:
+        tds = []
+        for col in cols:
+            v = table.get(row, col)
+            if v is None:
+                tds.append(f'<td class="v">{MISSING}</td>')
+                continue
+            text = e(v.text())
+            if isinstance(v, Cell):
+                n = footnote_of.setdefault(v.run_ids, len(footnote_of) + 1)
+                text += f'<sup><a href="#fn{n}">{n}</a></sup>'
+            tds.append(f'<td class="v">{text}</td>')
+        body.append(f"<tr><th>{e(row)}</th>" + "".join(tds) + "</tr>")
+    notes = "".join(f"<li>{e(n)}</li>" for n in table.notes)
+    fns = "".join(f'<li id="fn{n}">MLflow run{"s" if len(ids) > 1 else ""}: '
+                  + ", ".join(f"<code>{e(i)}</code>" for i in ids) + "</li>" for ids, n in footnote_of.items())
+    return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{e(table.title)}</title>'
+            f"<style>{_HTML_STYLE}</style></head><body>\n<h2>{e(table.title)}</h2>\n<table>\n"
+            f"<thead>{''.join(head)}</thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table>\n"
+            + (f'<ul class="notes">{notes}</ul>\n' if notes else "")
+            + (f'<ol class="fn">{fns}</ol>\n' if fns else "") + "</body></html>\n")  # fmt: skip
+
+
+FORMATS = (("md", to_markdown), ("tex", to_latex), ("csv", to_csv), ("html", to_html))
+
+
 def write_table(table: Table, directory: Path) -> list[Path]:
-    """<name>.md, .tex, .csv under ``directory``."""
+    """<name>.md, .tex, .csv, .html under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for ext, fn in (("md", to_markdown), ("tex", to_latex), ("csv", to_csv)):
+    for ext, fn in FORMATS:
         p = directory / f"{table.name}.{ext}"
         p.write_text(fn(table))
         paths.append(p)

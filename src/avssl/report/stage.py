@@ -13,7 +13,7 @@ from typing import Any
 from avssl.config.report import ReportParams
 from avssl.report import artifacts, figures
 from avssl.report.findings import build_findings, findings_markdown, table_lines
-from avssl.report.render import write_table
+from avssl.report.render import FORMATS, write_table
 from avssl.report.runs import experiment_id, latest_per_key, open_client, search_stage_runs
 from avssl.report.summary import build_summary
 from avssl.report.tables import BUILDERS, raven_wer, with_uncertainty_note
@@ -71,7 +71,7 @@ def run_report(params: Any, output_dir: Path, run: NullRun = NullRun(), tracking
         built[name] = table
         if table.is_empty():
             skipped[name] = "no finished evaluate run provides these cells"
-            for ext in ("md", "tex", "csv"):
+            for ext, _ in FORMATS:
                 (tables_dir / f"{name}.{ext}").unlink(missing_ok=True)
             continue
         written[name] = [str(p) for p in write_table(table, tables_dir)]

@@ -156,7 +156,7 @@ def read_predictions(path: str | Path) -> list[dict]:
 
 def run_evaluate(params: Any, finetuned, processed_dir, output_dir, run=NullRun(), threads: int = 1) -> dict:
     import torch
-    from tqdm.auto import tqdm
+    from avssl.progress import progress
 
     from avssl.data.processed import ProcessedDataset
     from avssl.tasks.noise import BabblePool
@@ -183,7 +183,7 @@ def run_evaluate(params: Any, finetuned, processed_dir, output_dir, run=NullRun(
 
     rows: list[dict] = []
     conds = conditions(params, spec.modality)
-    for name, noise, snr in tqdm(conds, desc=f"evaluate {task}", unit="condition"):
+    for name, noise, snr in progress(conds, desc=f"evaluate {task}", unit="condition"):
         source = NoisySource(ds, noise, snr, params.evaluate.noise_seed, pool, params.evaluate.babble_speakers)
         rows += [{**r, "condition": name} for r in predict_condition(model, task, source, ids, labels, params)]
     with open(output_dir / "predictions.csv", "w", newline="", encoding="utf-8") as fh:

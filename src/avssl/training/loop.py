@@ -348,9 +348,9 @@ def train(
 
     bar = None
     if progress and info.is_main:
-        from tqdm.auto import tqdm
+        from avssl.progress import progress
 
-        bar = tqdm(total=total, initial=step, desc="train", unit="step", dynamic_ncols=True)
+        bar = progress(total=total, initial=step, desc="train", unit="step")
     window = _Window.from_state(window_state, device) if window_state else _Window()
     model.train()
     try:

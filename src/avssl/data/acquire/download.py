@@ -33,11 +33,9 @@ class AcquireError(RuntimeError):
 def _progress(total: int | None, initial: int, name: str, enabled: bool):
     if not enabled:
         return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # progress is a nicety, never a dependency of correctness
-        return None
-    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, desc=name, leave=False)
+    from avssl.progress import progress
+
+    return progress(total=total, initial=initial, unit="B", unit_scale=True, desc=name, leave=False)
 
 
 def _fetch_once(url: str, part: Path, timeout: float, progress: bool) -> None:

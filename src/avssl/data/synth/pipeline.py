@@ -11,11 +11,11 @@ import hashlib
 import io
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
 from avssl.data.synth.plan import ClipSpec, make_plan
+from avssl.progress import progress
 
 GENERATOR_VERSION = "1"
 _CLIP_FILE = re.compile(r"^s\d{2}_[ws]\d{4}\.(mp4|wav|npz)$")
@@ -65,8 +65,6 @@ def _csv_text(rows: list[dict]) -> str:
 
 def run_synth(params, output: Path, run=None, threads: int = 1) -> dict:
     """Generate (or complete) the synthetic corpus in ``output``; returns metrics (also logged to ``run``)."""
-    from tqdm import tqdm
-
     from avssl.data.synth.docs import readme_text, write_montage
     from avssl.data.synth.fileio import write_text
 
@@ -95,7 +93,7 @@ def run_synth(params, output: Path, run=None, threads: int = 1) -> dict:
             rows[c.clip_id] = row
     todo.sort(key=lambda c: (c.kind != "sentence", c.clip_id))  # long clips first: better load balance
     tasks = [(c, sp, str(out), chash) for c in todo]
-    bar = tqdm(total=len(clips), initial=len(rows), desc="synthesize", unit="clip", file=sys.stderr)
+    bar = progress(total=len(clips), initial=len(rows), desc="synthesize", unit="clip")
     if threads <= 1 or len(tasks) <= 1:
         _worker_init()
         for task in tasks:
