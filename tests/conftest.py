@@ -109,3 +109,15 @@ def tiny_dag(tmp_path_factory) -> Path:
     (work / "snakemake.out").write_text(full.stdout + full.stderr)
     assert full.returncode == 0, full.stdout[-5000:] + full.stderr[-5000:]
     return work
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest single-threaded, and the test machine is shared: avoid oversubscription.
+    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -17,12 +17,7 @@ from avssl.models.raven import raven_audio, raven_video
 CFG = RavenParams(**TINY).encoder_config()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

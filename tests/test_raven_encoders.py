@@ -23,13 +23,7 @@ PUBLISHED = {("video", "base"): 52_445_376, ("audio", "base"): 45_111_168,
              ("video", "large"): 339_283_648, ("audio", "large"): 331_949_440}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest single-threaded, and the test machine is shared: avoid oversubscription."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def read_tsv(name: str) -> dict[str, tuple[int, ...]]:

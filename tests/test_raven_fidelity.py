@@ -22,12 +22,7 @@ LENGTHS = torch.tensor([60, 48, 33, 55])  # different lengths -> different span 
 T = 60
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(**kw) -> RavenObjective:

@@ -13,13 +13,7 @@ from avssl.training.masking import expected_mask_fraction, mask_audio, mask_vide
 from avssl.training.raven import RavenObjective, build_objective
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest single-threaded, and the test machine is shared: avoid oversubscription."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def structured_batch(B=4, T=24, K=4, seed=0):

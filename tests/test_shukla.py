@@ -12,13 +12,7 @@ from avssl.training.shukla import METHODS, build_objective
 FACE = 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and on a shared machine oversubscription costs 10-50x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # Tiny sizes for CPU tests (window 40 ms: each frame's window is exactly its own audio).
 TINY = dict(

@@ -13,13 +13,7 @@ from avssl.training.audio_attributes import AudioAttributes, RunningStandardizer
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads; on a shared machine oversubscription costs 10-50x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY_ENCODER = dict(window_s=0.2, cnn_channels=4, code_dim=32, gru_hidden=24, gru_layers=2)
