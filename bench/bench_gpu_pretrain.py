@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> dict:
                     help="bf16 autocast (default: on for CUDA, off for CPU)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the objective (as train.compile)")
     ap.add_argument("--ddp", action="store_true", help="under torchrun: SyncBN + DDP as the loop's multi-process path")
+    ap.add_argument("--deterministic", action="store_true",
+                    help="train.deterministic's settings (deterministic kernels, no TF32): does every kernel have one?")
     ap.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (default: known GPUs)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", default=None, help="also write the figures here")
@@ -110,8 +112,10 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device("cuda", local) if args.device == "cuda" else torch.device("cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    if args.deterministic:
+        from avssl.training.determinism import configure_determinism
+
+        configure_determinism(True, device.type == "cuda", compile=args.compile)
     bf16 = args.bf16 if args.bf16 is not None else device.type == "cuda"
     warmup = args.warmup if args.warmup is not None else (10 if args.compile else 3)
     torch.manual_seed(0)
@@ -169,6 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch": torch.__version__, "size": args.size, "batch": args.batch, "frames_longest": args.frames,
         "frames_per_step": frames, "bf16": bf16, "compile": args.compile, "ddp": ddp,
+        "deterministic": args.deterministic,
         "steps": args.steps, "warmup": warmup, "step_s": step_s, "frames_per_s": frames / step_s,
         "peak_mem_gb": mem_gb, "tflop_per_step": flops / 1e12, "achieved_tflops": flops / step_s / 1e12,
         "peak_tflops": peak, "peak_source": peak_src,

@@ -290,7 +290,8 @@ def side_by_side(args) -> None:
     torch.manual_seed(0)
     obj = build_objective(RavenParams()).train()
     groups = obj.param_groups()
-    opts = [torch.optim.AdamW(g["params"], lr=g["lr"], betas=g["betas"], weight_decay=g["weight_decay"])
+    fused = True if args.ours_fused_adamw else None  # None: what avssl.training.loop uses on CPU
+    opts = [torch.optim.AdamW(g["params"], lr=g["lr"], betas=g["betas"], weight_decay=g["weight_decay"], fused=fused)
             for g in groups]
     g0 = groups[0]
     theirs = OfficialStep(off, obj, g0["lr"], g0["betas"], g0["weight_decay"], g0["grad_clip"])
@@ -343,6 +344,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=20, help="--official: frames per clip (25 fps)")
     ap.add_argument("--tol", type=float, default=1e-5, help="--official: largest accepted ours-official difference")
     ap.add_argument("--only", default=None, help="--official: time only the cases whose name contains this")
+    ap.add_argument("--ours-fused-adamw", action="store_true",
+                    help="--official: give ours torch's fused CPU AdamW (what-if; the training loop fuses on CUDA only)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

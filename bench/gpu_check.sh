@@ -8,7 +8,8 @@
 #   1. tiny_dag     the tiny preset (.test/params.yaml) through snakemake in a scratch copy, with the overlay
 #                   bench/gpu_overlay.yaml (train.device: cuda, train.bf16: true, train.compile: true)
 #   2. raven_base   RAVEn Base pre-training throughput, step time, peak memory and MFU in bf16
-#                   (bench/bench_gpu_pretrain.py, 16 x 150 frames = 2,400 frames per step), eager and compiled
+#                   (bench/bench_gpu_pretrain.py, 16 x 150 frames = 2,400 frames per step), eager and compiled;
+#                   and (informational, not counted as a failure) whether the step runs with deterministic kernels
 #   3. ddp_1gpu     torchrun --nproc_per_node=1: the same step wrapped in SyncBatchNorm + DDP on an NCCL group,
 #                   and the tiny RAVEn pre-training job (avssl pretrain) launched by torchrun
 #   4. ft_eval      one fine-tuning + evaluation job of the tiny preset (RAVEn encoder, lip reading) on the GPU
@@ -54,10 +55,16 @@ run_check() {  # name, figures-command, command...
     local t0 t1 status secs
     echo "== $name: $*"
     t0=$(date +%s.%N)
-    if "$@" > "$WORK/$name.log" 2>&1; then status=ok; else status="FAILED (see $WORK/$name.log)"; FAILED=1; fi
+    if "$@" > "$WORK/$name.log" 2>&1; then
+        status=ok
+    elif [[ -n "${INFO:-}" ]]; then
+        status="failed, informational (see $WORK/$name.log)"
+    else
+        status="FAILED (see $WORK/$name.log)"; FAILED=1
+    fi
     t1=$(date +%s.%N)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-    row "$name" "$status" "$secs" "$([[ $status == ok ]] && eval "$figures" || tail -n 3 "$WORK/$name.log" | tr '\n\t' '  ' | cut -c1-200)"
+    row "$name" "$status" "$secs" "$([[ $status == ok ]] && eval "$figures" || grep -v '^\s*$' "$WORK/$name.log" | tail -n 2 | tr '\n\t' '  ' | cut -c1-240)"
     echo "   $status, $secs s"
 }
 
@@ -86,7 +93,7 @@ cp "$REPO/.test/params.yaml" "$TINY/params.yaml"
 cp "$REPO/bench/gpu_overlay.yaml" "$TINY/gpu.yaml"
 export MLFLOW_TRACKING_URI="sqlite:///$TINY/mlflow.db"
 run_check tiny_dag \
-    'echo "$(grep -c "^\[.*\] Finished job\|Finished jobid" "$WORK/tiny_dag.log") jobs finished; $(ls "$TINY"/results/evaluate/*/*/*/metrics.json 2>/dev/null | wc -l) evaluation metrics files"' \
+    'echo "$(grep -o "[0-9]* of [0-9]* steps ([0-9]*%) done" "$WORK/tiny_dag.log" | tail -1); $(ls "$TINY"/results/evaluate/*/*/*/metrics.json 2>/dev/null | wc -l) evaluation metrics files"' \
     "$PY" -m snakemake --snakefile "$REPO/Snakefile" --directory "$TINY" --cores "$(nproc)" --configfile "$TINY/gpu.yaml"
 
 # --- 2. RAVEn Base pre-training throughput / MFU in bf16 ------------------------------------------------------------
@@ -95,6 +102,12 @@ run_check raven_base_bf16 'json_fig "$WORK/raven_base_bf16.json"' \
 run_check raven_base_bf16_compile 'json_fig "$WORK/raven_base_bf16_compile.json"' \
     "$PY" "$REPO/bench/bench_gpu_pretrain.py" --device cuda --bf16 --compile --steps 30 \
     --json "$WORK/raven_base_bf16_compile.json"
+
+# informational: train.deterministic (the default) on CUDA -- does every kernel of a RAVEn step have a
+# deterministic implementation? (The overlay turns it off; see bench/gpu_overlay.yaml.)
+INFO=1 run_check raven_deterministic 'json_fig "$WORK/raven_deterministic.json"' \
+    "$PY" "$REPO/bench/bench_gpu_pretrain.py" --device cuda --bf16 --deterministic --steps 3 --warmup 1 \
+    --json "$WORK/raven_deterministic.json"
 
 # --- 3. torchrun, one process: DDP + SyncBN on NCCL, and a real pre-training job launched by torchrun -----------------
 run_check ddp_1gpu_step 'json_fig "$WORK/ddp_1gpu.json"' \

@@ -56,7 +56,7 @@ def test_gpu_overlay_is_valid_on_the_tiny_preset():
     from avssl.config import load_params
 
     p = load_params([ROOT / ".test" / "params.yaml", ROOT / "bench" / "gpu_overlay.yaml"])
-    assert (p.train.device, p.train.bf16, p.train.compile) == ("cuda", True, True)
+    assert (p.train.device, p.train.bf16, p.train.compile, p.train.deterministic) == ("cuda", True, True, False)
     tiny = load_params([ROOT / ".test" / "params.yaml"])
     assert p.model_dump(exclude={"train"}) == tiny.model_dump(exclude={"train"})  # only the train keys change
 
@@ -83,6 +83,21 @@ def test_flop_count_grows_with_the_batch():
     two = bench.main(base + ["--batch", "2"])["tflop_per_step"]
     assert 1.6 < two / one < 2.1
     assert one > 0
+
+
+@pytest.mark.slow
+def test_pretrain_throughput_script_ddp_path_under_torchrun(tmp_path):
+    """--ddp (SyncBatchNorm + DistributedDataParallel) under torchrun with one process, gloo on CPU: the path
+    gpu_check.sh runs on NCCL."""
+    out = tmp_path / "r.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1",
+           str(ROOT / "bench" / "bench_gpu_pretrain.py"), "--device", "cpu", "--size", "tiny", "--steps", "1",
+           "--warmup", "0", "--batch", "2", "--frames", "12", "--ddp", "--json", str(out)]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert r["ddp"] == {"rank": 0, "world_size": 1} and math.isfinite(r["last_loss"]) and r["tflop_per_step"] > 0
 
 
 def test_bench_raven_official_path_is_checked(tmp_path):
