@@ -8,7 +8,7 @@
 #   1. tiny_dag     the tiny preset (.test/params.yaml) through snakemake in a scratch copy, with the overlay
 #                   bench/gpu_overlay.yaml (train.device: cuda, train.bf16: true, train.compile: true)
 #   2. raven_base   RAVEn Base pre-training throughput, step time, peak memory and MFU in bf16
-#                   (bench/bench_gpu_pretrain.py, 16 x 150 frames = 2,400 frames per step), eager and compiled;
+#                   (bench/gpu_pretrain_mfu.py, 16 x 150 frames = 2,400 frames per step), eager and compiled;
 #                   and (informational, not counted as a failure) whether the step runs with deterministic kernels
 #   3. ddp_1gpu     torchrun --nproc_per_node=1: the same step wrapped in SyncBatchNorm + DDP on an NCCL group,
 #                   and the tiny RAVEn pre-training job (avssl pretrain) launched by torchrun
@@ -98,20 +98,20 @@ run_check tiny_dag \
 
 # --- 2. RAVEn Base pre-training throughput / MFU in bf16 ------------------------------------------------------------
 run_check raven_base_bf16 'json_fig "$WORK/raven_base_bf16.json"' \
-    "$PY" "$REPO/bench/bench_gpu_pretrain.py" --device cuda --bf16 --steps 30 --json "$WORK/raven_base_bf16.json"
+    "$PY" "$REPO/bench/gpu_pretrain_mfu.py" --device cuda --bf16 --steps 30 --json "$WORK/raven_base_bf16.json"
 run_check raven_base_bf16_compile 'json_fig "$WORK/raven_base_bf16_compile.json"' \
-    "$PY" "$REPO/bench/bench_gpu_pretrain.py" --device cuda --bf16 --compile --steps 30 \
+    "$PY" "$REPO/bench/gpu_pretrain_mfu.py" --device cuda --bf16 --compile --steps 30 \
     --json "$WORK/raven_base_bf16_compile.json"
 
 # informational: train.deterministic (the default) on CUDA -- does every kernel of a RAVEn step have a
 # deterministic implementation? (The overlay turns it off; see bench/gpu_overlay.yaml.)
 INFO=1 run_check raven_deterministic 'json_fig "$WORK/raven_deterministic.json"' \
-    "$PY" "$REPO/bench/bench_gpu_pretrain.py" --device cuda --bf16 --deterministic --steps 3 --warmup 1 \
+    "$PY" "$REPO/bench/gpu_pretrain_mfu.py" --device cuda --bf16 --deterministic --steps 3 --warmup 1 \
     --json "$WORK/raven_deterministic.json"
 
 # --- 3. torchrun, one process: DDP + SyncBN on NCCL, and a real pre-training job launched by torchrun -----------------
 run_check ddp_1gpu_step 'json_fig "$WORK/ddp_1gpu.json"' \
-    "$PY" -m torch.distributed.run --standalone --nproc_per_node=1 "$REPO/bench/bench_gpu_pretrain.py" \
+    "$PY" -m torch.distributed.run --standalone --nproc_per_node=1 "$REPO/bench/gpu_pretrain_mfu.py" \
     --device cuda --bf16 --ddp --steps 10 --json "$WORK/ddp_1gpu.json"
 if [[ -d "$TINY/data/processed" ]]; then
     run_check torchrun_pretrain_job \

@@ -62,7 +62,7 @@ def test_gpu_overlay_is_valid_on_the_tiny_preset():
 
 
 def test_pretrain_throughput_script_cpu_smoke(tmp_path):
-    bench = _load("bench_gpu_pretrain")
+    bench = _load("gpu_pretrain_mfu")
     out = tmp_path / "r.json"
     args = ["--device", "cpu", "--size", "tiny", "--steps", "2", "--warmup", "0", "--batch", "2", "--frames", "12",
             "--threads", "1", "--peak-tflops", "0.5", "--json", str(out)]  # fmt: skip
@@ -77,7 +77,7 @@ def test_pretrain_throughput_script_cpu_smoke(tmp_path):
 
 def test_flop_count_grows_with_the_batch():
     """FLOPs come from counting the step, not from a constant: twice the clips, about twice the FLOPs."""
-    bench = _load("bench_gpu_pretrain")
+    bench = _load("gpu_pretrain_mfu")
     base = ["--device", "cpu", "--size", "tiny", "--steps", "1", "--warmup", "0", "--frames", "12", "--threads", "1"]
     one = bench.main(base + ["--batch", "1"])["tflop_per_step"]
     two = bench.main(base + ["--batch", "2"])["tflop_per_step"]
@@ -92,7 +92,7 @@ def test_pretrain_throughput_script_ddp_path_under_torchrun(tmp_path):
     out = tmp_path / "r.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1",
-           str(ROOT / "bench" / "bench_gpu_pretrain.py"), "--device", "cpu", "--size", "tiny", "--steps", "1",
+           str(ROOT / "bench" / "gpu_pretrain_mfu.py"), "--device", "cpu", "--size", "tiny", "--steps", "1",
            "--warmup", "0", "--batch", "2", "--frames", "12", "--ddp", "--json", str(out)]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]

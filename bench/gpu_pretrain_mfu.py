@@ -1,8 +1,8 @@
 """RAVEn pre-training throughput and model FLOP utilisation (MFU) on one device, the way the training loop steps.
 
-    PYTHONPATH=src python bench/bench_gpu_pretrain.py --device cuda [--batch 16 --frames 150] [--steps 30]
+    PYTHONPATH=src python bench/gpu_pretrain_mfu.py --device cuda [--batch 16 --frames 150] [--steps 30]
         [--bf16/--no-bf16] [--compile] [--peak-tflops 989] [--json FILE]
-    torchrun --standalone --nproc_per_node=1 bench/bench_gpu_pretrain.py --device cuda --ddp ...
+    torchrun --standalone --nproc_per_node=1 bench/gpu_pretrain_mfu.py --device cuda --ddp ...
     smoke test (CPU, seconds): --device cpu --size tiny --steps 2
 
 One step = what avssl.training.loop runs for the RAVEn objective: forward under bf16 autocast (weights and
@@ -32,7 +32,8 @@ import time
 
 import torch
 
-KNOWN_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0}  # dense bf16, SXM, no sparsity
+KNOWN_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0}  # dense bf16, SXM form factor, no sparsity
+OTHER_FORM_FACTORS = ("NVL", "PCIe", "PCIE")  # lower clocks / power: their peaks differ, ask for --peak-tflops
 TINY = dict(size="custom", layers=2, adim=64, heads=4, ffn=256, frontend_width=8, predictor_layers=1,
             predictor_width=64, predictor_heads=4, predictor_ffn=256)  # fmt: skip
 
@@ -43,7 +44,7 @@ def peak_tflops(device: torch.device, given: float | None) -> tuple[float | None
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         for key, val in KNOWN_PEAK_TFLOPS.items():
-            if key in name:
+            if key in name and not any(f in name for f in OTHER_FORM_FACTORS):
                 return val, f"{key} SXM dense bf16 spec"
     return None, "unknown (pass --peak-tflops)"
 
