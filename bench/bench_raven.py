@@ -19,13 +19,15 @@ is the ResNet frontends and the Linear layers, not attention. channels_last for 
 Side by side with the official implementation (``--official PATH``, a checkout of github.com/ahaliassos/raven at
 its first commit, 040e987f, the one with the pre-training code; nothing of it is in this repository). Their
 torch-only modules are imported from PATH (espnet Encoder for students, teachers and predictors, built with the
-Base / predictor configs of their conf/; models.utils.EMA; their cosine loss); :class:`OfficialStep` drives
+Base / predictor configs of their conf/; models.utils.EMA; BYOLAV.compute_loss restated in 3 lines, as its module
+imports hydra and the CTC/decoder E2E); :class:`OfficialStep` drives
 them as their Lightning learner does (two optimisers, each its own forward/backward/clip/AdamW, then EMA), minus
 the label-probe CTC/decoder heads their E2E wrapper adds (they need transcripts and see detached features). Our
 state dicts load into theirs strictly, the batch and span mask are shared, and before timing the bench asserts
 agreement (``--tol``, default 1e-5): encoders' forward on a padded batch (dropout off, BatchNorm in train mode)
 and a whole step's three losses and pre-clipping gradient norms. Then each case alternates ours/official
 (order flipped every repeat) and reports medians of wall and CPU time and the medians of the per-pair ratios.
+Needs about 7 GB of memory (two full pre-training models with their AdamW states).
 
 Measured 2026-11-29 (torch 2.11 CPU, --threads 1, nice -5, 2-core box shared with 5 other sessions, so load
 average 5-15; CPU time, which excludes time given to other processes, is the steadier figure). Agreement: video
