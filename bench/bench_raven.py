@@ -178,7 +178,7 @@ class OfficialStep:
         self.t_video, self.t_audio = copy.deepcopy(self.s_video), copy.deepcopy(self.s_audio)
         off.set_requires_grad(self.t_video, False)
         off.set_requires_grad(self.t_audio, False)
-        self.pv_cross, self.pa_within, self.pa_cross = official_predictor(off), official_predictor(off), official_predictor(off)
+        self.pv_cross, self.pa_within, self.pa_cross = (official_predictor(off) for _ in range(3))
         self.sync_from(obj)
         self.params_video = [*self.s_video.parameters(), *self.pv_cross.parameters()]
         self.params_audio = [*self.s_audio.parameters(), *self.pa_within.parameters(), *self.pa_cross.parameters()]
@@ -380,7 +380,7 @@ def main() -> None:
     ap.add_argument("--tol", type=float, default=1e-5, help="--official: largest accepted ours-official difference")
     ap.add_argument("--only", default=None, help="--official: time only the cases whose name contains this")
     ap.add_argument("--ours-fused-adamw", action="store_true",
-                    help="--official: give ours torch's fused CPU AdamW (what-if; the training loop fuses on CUDA only)")
+                    help="--official: give ours torch's fused CPU AdamW (what-if; the loop fuses on CUDA only)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
