@@ -52,16 +52,19 @@ def _stages(module: nn.Module, dims: int, width: int) -> None:
 
 
 class ResNet2D(nn.Module):
-    """Per-frame 2-D trunk (the stem is the video frontend's 3-D conv): (N, w, H, W) -> (N, 8w)."""
+    """Per-frame 2-D trunk (the stem is the video frontend's 3-D conv): (N, w, H, W) -> (N, 8w).
+
+    Global average pool as a mean over H, W: bit-identical to the official AdaptiveAvgPool2d(1) on CPU, and its
+    CUDA backward is deterministic (adaptive_avg_pool2d's is not).
+    """
 
     def __init__(self, width: int = 64):
         super().__init__()
         _stages(self, 2, width)
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.avgpool(x).flatten(1)
+        return x.mean((2, 3))
 
 
 class ResNet1D(nn.Module):
