@@ -94,10 +94,15 @@ def test_log_mel_reference_recognises_most_words(tiny_dag):
 
 def test_accuracy_falls_as_snr_drops(tiny_dag):
     """Audio classification: accuracy is non-increasing from clean down to -5 dB within a tolerance (one test
-    speaker, 40-48 clips: one clip = 2-2.5 points), and clean beats -5 dB babble by a margin."""
+    speaker, 40-48 clips: one clip = 2-2.5 points), and clean beats -5 dB babble by a margin.
+
+    Not for the `nuisance` row: loudness and voice activity are not degraded by noise the way speech content
+    is (babble adds speech-like energy where there was silence), so its curve has no reason to be monotone."""
     tol, margin = 0.10, 0.05
     checked = 0
     for task, run, job, cond in _audio_classification_runs(tiny_dag):
+        if run.startswith("nuisance"):
+            continue
         for noise in ("babble", "white"):
             snrs = sorted((float(k.split("_", 1)[1]) for k in cond if k.startswith(noise + "_")), reverse=True)
             if not snrs:

@@ -61,8 +61,8 @@ def test_every_stage_output_exists(tiny_dag):
 
 def test_tiny_grid_covers_every_method_task_and_two_fractions(tiny_dag):
     jobs = finetune_jobs(_params(tiny_dag))
-    assert {j["init"] for j in jobs} == {"scratch", "random", "logmel", "raven", "shukla_visual", "shukla_audio",
-                                          "shukla_multitask"}
+    assert {j["init"] for j in jobs} == {"scratch", "random", "logmel", "nuisance", "raven", "shukla_visual",
+                                          "shukla_audio", "shukla_multitask"}
     assert {j["task"] for j in jobs} == {"emotion", "affect", "words_audio", "words_video", "asr", "vsr"}
     assert len({j["fraction"] for j in jobs}) >= 2
 
