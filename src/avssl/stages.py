@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +118,7 @@ class Stage:
         """The command line with {field} placeholders (no thread count: that is scheduler business)."""
         parts = [PYTHON, self.command]
         for f in params_files:
-            parts += ["--params", f]
+            parts += ["--params", shlex.quote(f)]  # user-chosen names (--configfile): one argument, never code
         for key, value in self.args:
             parts += [key, value] if value else [key]
         return " ".join(parts)
