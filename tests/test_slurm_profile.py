@@ -176,3 +176,16 @@ def test_set_resources_for_unknown_rules_is_not_an_error(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = PREVIEW.parse_dry_run(proc.stdout + proc.stderr)
     assert jobs[0]["resources"]["slurm_account"] == ""  # unset variable -> no -A (cluster default)
+
+
+
+def test_no_rule_needs_a_total_core_count(work):
+    """`snakemake --profile workflow/profiles/slurm` and `snakemake --report` run without --cores: no rule may
+    size its threads from workflow.cores (Snakemake then stops: "requires a total number of cores")."""
+    env = {k: v for k, v in env_with_venv().items() if not k.startswith("AVSSL_SLURM_")}
+    proc = subprocess.run([tool("snakemake"), "--report", "report.html"], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=120)
+    text = proc.stdout + proc.stderr
+    assert "total number of cores" not in text, text[-2000:]
+    # without a finished run the report has nothing to show: that, and only that, stops it here
+    assert proc.returncode == 0 or "marked for report but does not exist" in text, text[-2000:]

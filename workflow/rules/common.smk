@@ -93,9 +93,15 @@ def stage_outputs(name):
 
 
 def stage_inputs(name):
+    """The stage's inputs. A real dataset's folder that does not exist yet is left out: the stage itself then
+    says how to obtain the corpus (avssl index), and `snakemake -n --configfile OVERLAY` lists a paper's jobs
+    before any data is there (README "Reproducing the papers")."""
     st = stage(name)
     static = [fill_constants(name, stage_table.strip_dir(d)) for d in st.deps]
-    return static + (st.deps_from(RESOLVED) if st.deps_from else [])
+    dynamic = st.deps_from(RESOLVED) if st.deps_from else []
+    if st.deps_from is stage_table._dataset_root:
+        dynamic = [d for d in dynamic if os.path.exists(d)]
+    return static + dynamic
 
 
 def job_of(name, wildcards):
