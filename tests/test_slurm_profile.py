@@ -189,3 +189,10 @@ def test_no_rule_needs_a_total_core_count(work):
     assert "total number of cores" not in text, text[-2000:]
     # without a finished run the report has nothing to show: that, and only that, stops it here
     assert proc.returncode == 0 or "marked for report but does not exist" in text, text[-2000:]
+
+
+def test_the_workflow_profile_is_loaded(tiny, work):
+    """profiles/default (rerun-incomplete: the crash recovery README documents) is where Snakemake 9 looks."""
+    assert "workflow specific profile profiles/default" in tiny[1]
+    cfg = yaml.safe_load((REPO / "profiles/default/config.yaml").read_text())
+    assert cfg["rerun-incomplete"] is True and "cores" not in cfg
