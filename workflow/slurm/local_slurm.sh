@@ -15,7 +15,7 @@
 #      SIGTERM (the training loop checkpoints and exits), puts it back in the queue and starts it again; the
 #      job resumes from its checkpoint and the DAG completes;
 #   3. prints jobs, requeues and wall time (also to $WORK/slurm-summary.txt).
-# A GRES of type gpu with no device file is enough for SLURM to schedule `--gres=gpu:1` / `--gpus=1`; the jobs
+# A GRES of type gpu whose device file is /dev/null is enough for SLURM to schedule `--gres=gpu:1` / `--gpus=1`; the jobs
 # themselves then train on the CPU (train.device auto finds no CUDA).
 set -euo pipefail
 
@@ -67,7 +67,7 @@ MEM=$(( $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) - 1024 ))
 NODE_GRES=""
 if [ "$GRES" = 1 ]; then
     NODE_GRES="Gres=gpu:1"
-    printf 'AutoDetect=off\nNodeName=%s Name=gpu Count=1\n' "$HOST" > "$ETC/gres.conf"
+    printf 'AutoDetect=off\nNodeName=%s Name=gpu File=/dev/null\n' "$HOST" > "$ETC/gres.conf"
 else
     rm -f "$ETC/gres.conf"
 fi
@@ -102,6 +102,9 @@ slurmctld -c    # clean state: no jobs from an earlier run
 slurmd
 for _ in $(seq 30); do sinfo -h -o %T 2>/dev/null | grep -q idle && break; sleep 1; done
 sinfo
+if ! sinfo -h -o %T | grep -q idle; then
+    echo "$0: the node did not come up:" >&2; scontrol show node "$HOST" | grep -i 'state\|reason' >&2; exit 1
+fi
 
 # --- the DAG -----------------------------------------------------------------------------------------------
 WORK=${AVSSL_SLURM_WORK:-/tmp/avssl-slurm-$MODE}
