@@ -109,7 +109,7 @@ class Stage:
     grid: Callable[[dict], list[dict]] | None = None  # fan-out: one job per returned dict of wildcard values
     wildcards: tuple[str, ...] = ()  # the grid fields that appear in paths (Snakemake wildcards)
     deps_from: Callable[[dict], list[str]] | None = None  # deps computed from the whole params (e.g. report)
-    threads: str = "1"  # "all" = every core given to the workflow
+    threads: str = "1"  # "all": spreads over worker processes; the count itself is params `resources.<stage>`
     gpu: bool = False
     description: str = ""
     active: Callable[[dict], bool] | None = None  # None = always part of the DAG
