@@ -28,7 +28,12 @@ STATE=/var/lib/avssl-slurm
 
 stop_daemons() {
     for name in slurmd slurmctld; do
-        if [ -f "$STATE/$name.pid" ]; then kill "$(cat "$STATE/$name.pid")" 2>/dev/null || true; rm -f "$STATE/$name.pid"; fi
+        if [ -f "$STATE/$name.pid" ]; then
+            pid=$(cat "$STATE/$name.pid")
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+            rm -f "$STATE/$name.pid"
+        fi
     done
 }
 
@@ -118,6 +123,8 @@ export PYTHONPATH=$WORK/src${PYTHONPATH:+:$PYTHONPATH}
 
 python "$WORK/workflow/slurm/sbatch_preview.py" --directory .test | tee sbatch-preview.txt
 
+LAST_BEFORE=$(squeue -h -t all -o %i | sort -n | tail -1)
+LAST_BEFORE=${LAST_BEFORE:-0}
 START=$(date +%s)
 snakemake --profile workflow/profiles/slurm --directory .test --slurm-status-command squeue --slurm-no-account \
     --slurm-init-seconds-before-status-checks 5 --seconds-between-status-checks 10 "$@" > snakemake-slurm.log 2>&1 &
@@ -145,10 +152,19 @@ END=$(date +%s)
 
 {
     echo "mode=$MODE AVSSL_SLURM_GPU=$GPU_SWITCH cpus=$CPUS exit=$RC wall=$((END - START))s"
-    echo "jobs submitted: $(squeue -h -t all -o %i | sort -u | wc -l) (squeue, MinJobAge 1 h)"
+    echo "jobs submitted: $(squeue -h -t all -o %i | awk -v n="$LAST_BEFORE" '$1 > n' | wc -l)" \
+        "completed: $(squeue -h -t all -o '%i %T' | awk -v n="$LAST_BEFORE" '$1 > n && $2 == "COMPLETED"' | wc -l)"
     if [ -n "$REQUEUED" ]; then
         echo "requeued job $REQUEUED: $(scontrol show job "$REQUEUED" | grep -o 'Restarts=[0-9]*') $(scontrol show job "$REQUEUED" | grep -o 'JobState=[A-Z]*')"
-        grep -h 'preempted at step' pretrain-logs-followed.txt || echo "(no 'preempted at step' line captured)"
+        STEP=$(grep -ao 'preempted at step [0-9]*' pretrain-logs-followed.txt | head -1 | awk '{print $4}')
+        if [ -n "$STEP" ]; then
+            echo "SIGTERM: checkpoint at step $STEP"
+            FIRST=$(tr '\r' '\n' < pretrain-logs-followed.txt | sed -n '/preempted at step/,$p' \
+                | grep -aoE -m1 '[0-9]+/[0-9]+ \[' || true)
+            echo "the requeued job's first progress line: ${FIRST:-none} (resumed: $([ "${FIRST%%/*}" = "$STEP" ] && echo yes || echo no))"
+        else
+            echo "(no 'preempted at step' line captured)"
+        fi
     else
         echo "no pretrain job was requeued"
     fi
