@@ -27,6 +27,12 @@ ETC=/etc/slurm
 STATE=/var/lib/avssl-slurm
 
 stop_daemons() {
+    # the controller that answers (perhaps not the one in the pid file: a second slurmctld exits when the port is
+    # taken but leaves its pid there), then whatever the pid files name
+    if [ -f "$ETC/slurm.conf" ] && scontrol ping >/dev/null 2>&1; then
+        scontrol shutdown >/dev/null 2>&1 || true
+        for _ in $(seq 30); do scontrol ping >/dev/null 2>&1 || break; sleep 1; done
+    fi
     for name in slurmd slurmctld; do
         if [ -f "$STATE/$name.pid" ]; then
             pid=$(cat "$STATE/$name.pid")
