@@ -143,8 +143,10 @@ while kill -0 $SMK 2>/dev/null; do
     if [ -z "$REQUEUED" ] && compgen -G ".test/results/pretrain/*/checkpoints/*" >/dev/null; then
         JOB=$(squeue -h -t R -o '%i %k' | awk '$2 ~ /^rule_pretrain/ {print $1; exit}')
         if [ -n "$JOB" ]; then
-            echo "requeue job $JOB ($(squeue -h -j "$JOB" -o %k)) at $(date -u +%T)" | tee -a requeue.txt
-            tail -F -n +1 .test/logs/pretrain/*.log > pretrain-logs-followed.txt 2>/dev/null &
+            COMMENT=$(squeue -h -j "$JOB" -o %k)
+            METHOD=${COMMENT##*_wildcards_}
+            echo "requeue job $JOB ($COMMENT) at $(date -u +%T)" | tee -a requeue.txt
+            tail -v -F -n +1 .test/logs/pretrain/*.log > pretrain-logs-followed.txt 2>/dev/null &
             TAIL=$!
             scontrol requeue "$JOB"
             REQUEUED=$JOB
@@ -162,11 +164,13 @@ END=$(date +%s)
         "completed: $(squeue -h -t all -o '%i %T' | awk -v n="$LAST_BEFORE" '$1 > n && $2 == "COMPLETED"' | wc -l)"
     if [ -n "$REQUEUED" ]; then
         echo "requeued job $REQUEUED: $(scontrol show job "$REQUEUED" | grep -o 'Restarts=[0-9]*') $(scontrol show job "$REQUEUED" | grep -o 'JobState=[A-Z]*')"
-        STEP=$(grep -ao 'preempted at step [0-9]*' pretrain-logs-followed.txt | head -1 | awk '{print $4}')
+        # tail -F interleaves every pretrain log ("==> FILE <==" headers): keep the requeued job's
+        tr '\r' '\n' < pretrain-logs-followed.txt | awk -v f="pretrain/$METHOD.log" '/^==> /{cur=$2} index(cur, f)' \
+            > requeued-job-log.txt
+        STEP=$(grep -ao 'preempted at step [0-9]*' requeued-job-log.txt | head -1 | awk '{print $4}')
         if [ -n "$STEP" ]; then
             echo "SIGTERM: checkpoint at step $STEP"
-            FIRST=$(tr '\r' '\n' < pretrain-logs-followed.txt | sed -n '/preempted at step/,$p' \
-                | grep -aoE -m1 '[0-9]+/[0-9]+ \[' || true)
+            FIRST=$(sed -n '/preempted at step/,$p' requeued-job-log.txt | grep -aoE -m1 '[0-9]+/[0-9]+ \[' || true)
             echo "the requeued job's first progress line: ${FIRST:-none} (resumed: $([ "${FIRST%%/*}" = "$STEP" ] && echo yes || echo no))"
         else
             echo "(no 'preempted at step' line captured)"
