@@ -34,7 +34,8 @@ def _add_common(p: argparse.ArgumentParser, threads: bool = True, track: bool = 
             "--threads",
             type=int,
             default=int(os.environ.get("AVSSL_THREADS", "0")),
-            help="worker processes / torch threads (0 = all cores; Snakemake passes its `threads`). "
+            help="worker processes / torch threads (0 = the CPUs given to this process: SLURM_CPUS_PER_TASK or the "
+            "affinity mask; Snakemake passes its `threads`). "
             "Results do not depend on it.",
         )
     if track:
@@ -346,11 +347,22 @@ def _load(args) -> "object":
         raise CliError(str(exc)) from None
 
 
+def _cpus_given() -> int:
+    """The CPUs this process may use: SLURM's allocation, else the affinity mask (cgroups), not the host's count."""
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if slurm.isdigit() and int(slurm) > 0:
+        return int(slurm)
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def _threads(args, torch_threads: int | None = None) -> int:
     """Worker count for the stage. Training/evaluation stages pin torch to ONE intra-op thread on CPU: float
     sums then do not depend on the machine's core count, so the same params + seed give bit-identical results
     under Snakemake, DVC or by hand (parallelism comes from running jobs side by side, or DDP processes)."""
-    n = getattr(args, "threads", 0) or os.cpu_count() or 1
+    n = getattr(args, "threads", 0) or _cpus_given()
     if torch_threads is not None:
         import torch
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +113,7 @@ class Stage:
     grid: Callable[[dict], list[dict]] | None = None  # fan-out: one job per returned dict of wildcard values
     wildcards: tuple[str, ...] = ()  # the grid fields that appear in paths (Snakemake wildcards)
     deps_from: Callable[[dict], list[str]] | None = None  # deps computed from the whole params (e.g. report)
-    threads: str = "1"  # "all" = every core given to the workflow
+    threads: str = "1"  # "all": spreads over worker processes; the count itself is params `resources.<stage>`
     gpu: bool = False
     description: str = ""
     active: Callable[[dict], bool] | None = None  # None = always part of the DAG
@@ -121,7 +122,7 @@ class Stage:
         """The command line with {field} placeholders (no thread count: that is scheduler business)."""
         parts = [PYTHON, self.command]
         for f in params_files:
-            parts += ["--params", f]
+            parts += ["--params", shlex.quote(f)]  # user-chosen names (--configfile): one argument, never code
         for key, value in self.args:
             parts += [key, value] if value else [key]
         return " ".join(parts)

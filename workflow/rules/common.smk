@@ -66,13 +66,21 @@ def fill_constants(name, text):
     return text
 
 
+def _snakemake_literal(text):
+    """Braces in a file name would be read as Snakemake placeholders: double them."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def stage_command(name):
     """The stage's avssl command line; Snakemake adds only the thread count and the log redirection.
 
-    GPU stages start through `{params.launch}`: `python -m avssl` on one GPU (exactly the DVC command), torchrun
-    with one process per GPU when the job's `gpu` resource asks for several (DDP, see the slurm profile).
+    Every params file is shell-quoted (Stage.cli) and brace-escaped, so an overlay named `ov $(x); 'q'.yaml`
+    reaches the job as one argument and nothing in its name runs. GPU stages start through `{params.launch}`:
+    `python -m avssl` on one GPU (exactly the DVC command), torchrun with one process per GPU when the job's
+    `gpu` resource asks for several (DDP, see the slurm profile).
     """
-    cli = fill_constants(name, stage(name).cli(tuple(PARAMS_FILES)))
+    files = tuple(_snakemake_literal(f) for f in PARAMS_FILES)
+    cli = fill_constants(name, stage(name).cli(files))
     if stage(name).gpu:
         cli = cli.replace(stage_table.PYTHON, "{params.launch}", 1)
     for wildcard in stage(name).wildcards:
@@ -85,9 +93,15 @@ def stage_outputs(name):
 
 
 def stage_inputs(name):
+    """The stage's inputs. A real dataset's folder that does not exist yet is left out: the stage itself then
+    says how to obtain the corpus (avssl index), and `snakemake -n --configfile OVERLAY` lists a paper's jobs
+    before any data is there (README "Reproducing the papers")."""
     st = stage(name)
     static = [fill_constants(name, stage_table.strip_dir(d)) for d in st.deps]
-    return static + (st.deps_from(RESOLVED) if st.deps_from else [])
+    dynamic = st.deps_from(RESOLVED) if st.deps_from else []
+    if st.deps_from is stage_table._dataset_root:
+        dynamic = [d for d in dynamic if os.path.exists(d)]
+    return static + dynamic
 
 
 def job_of(name, wildcards):
@@ -112,8 +126,45 @@ def stage_params(name):
     return values
 
 
+# Where each rule's threads and resources come from: params `resources.<key>` (scales with the preset).
+RESOURCE_KEYS = {"preprocess_part_dataset": "preprocess_part", "finetune_scratch": "finetune"}
+# How GPU stages ask SLURM for their GPU (one switch, read when the rules are parsed; see the slurm profile):
+# `gpus` -> --gpus=N (select/cons_tres), `gres` -> --gres=gpu:N, `none` -> no GPU request (CPU-only cluster).
+GPU_REQUEST = os.environ.get("AVSSL_SLURM_GPU", "gpus").strip().lower()
+if GPU_REQUEST not in ("gpus", "gres", "none"):
+    raise WorkflowError(f"AVSSL_SLURM_GPU={GPU_REQUEST!r}: use gpus (--gpus=N), gres (--gres=gpu:N) or none")
+GPUS_PER_JOB = int(os.environ.get("AVSSL_SLURM_GPUS_PER_JOB", "1"))
+
+
+def stage_threads(name):
+    """CPUs a job asks for and receives as `--threads {threads}` (SLURM: --cpus-per-task, the plugin's default).
+
+    Multi-process stages take `resources.<stage>.threads`; training and evaluation run torch on one thread plus
+    `train.num_workers` data-loader processes per GPU process; the rest are serial.
+    """
+    res = RESOLVED["resources"][RESOURCE_KEYS.get(name, name)]
+    if "threads" in res:
+        return res["threads"]
+    if name in ("pretrain", "finetune", "finetune_scratch", "evaluate"):
+        procs = max(1, GPUS_PER_JOB) if stage(name).gpu else 1
+        return procs * (1 + RESOLVED["train"]["num_workers"])
+    return 1
+
+
+def stage_resources(name):
+    """`mem_mb` and `runtime` from params; GPU stages add their GPU request (AVSSL_SLURM_GPU)."""
+    res = RESOLVED["resources"][RESOURCE_KEYS.get(name, name)]
+    out = {"mem_mb": res["mem_mb"], "runtime": res["runtime"]}
+    if stage(name).gpu and GPU_REQUEST == "gpus":
+        out["gpu"] = GPUS_PER_JOB
+    elif stage(name).gpu and GPU_REQUEST == "gres":
+        out["gres"] = f"gpu:{GPUS_PER_JOB}"
+    return out
+
+
 def launcher(wildcards, resources):
-    gpus = int(getattr(resources, "gpu", 0) or 0)
+    gres = str(getattr(resources, "gres", "") or "")
+    gpus = int(getattr(resources, "gpu", 0) or (gres.rsplit(":", 1)[-1] if gres.startswith("gpu") else 0) or 0)
     if gpus > 1:
         return f"torchrun --standalone --nproc_per_node={gpus} -m avssl"
     return stage_table.PYTHON

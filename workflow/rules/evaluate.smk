@@ -14,10 +14,9 @@ rule evaluate:
         mode="frozen|finetuned",
         fraction=r"[0-9.e-]+",
         seed=r"\d+",
-    threads: 1
+    threads: stage_threads("evaluate")
     resources:
-        mem_mb=4000,
-        runtime=120,
+        **stage_resources("evaluate"),
     params:
         sections=stage_params("evaluate"),
     conda:

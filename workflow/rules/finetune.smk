@@ -15,11 +15,9 @@ rule finetune:
         mode="frozen|finetuned",
         fraction=r"[0-9.e-]+",
         seed=r"\d+",
-    threads: 1
+    threads: stage_threads("finetune")
     resources:
-        mem_mb=6000,
-        runtime=720,
-        gpu=1,
+        **stage_resources("finetune"),
     params:
         sections=stage_params("finetune"),
         launch=launcher,
@@ -42,11 +40,9 @@ rule finetune_scratch:
         mode="frozen|finetuned",
         fraction=r"[0-9.e-]+",
         seed=r"\d+",
-    threads: 1
+    threads: stage_threads("finetune_scratch")
     resources:
-        mem_mb=6000,
-        runtime=720,
-        gpu=1,
+        **stage_resources("finetune_scratch"),
     params:
         sections=stage_params("finetune_scratch"),
         launch=launcher,

@@ -2,8 +2,6 @@
 # Scale-out: `preprocess.shard_groups` independent jobs (rule preprocess_part, one part folder each; a cluster
 # runs them side by side), then one light job merges the parts into data/processed.
 
-N_PARTS = max(1, RESOLVED["preprocess"]["shard_groups"])
-
 
 # One of the two part rules exists: both write data/preprocess_parts/{part}.
 PART_RULE = "preprocess_part" if stage_active("preprocess_part") else "preprocess_part_dataset"
@@ -19,10 +17,9 @@ if PART_RULE == "preprocess_part":
             "logs/preprocess/part{part}.log",
         wildcard_constraints:
             part=r"\d+",
-        threads: max(1, (workflow.cores or 1) // N_PARTS)
+        threads: stage_threads("preprocess_part")
         resources:
-            mem_mb=8000,
-            runtime=240,
+            **stage_resources("preprocess_part"),
         params:
             sections=stage_params("preprocess_part"),
         conda:
@@ -41,10 +38,9 @@ else:
             "logs/preprocess/part{part}.log",
         wildcard_constraints:
             part=r"\d+",
-        threads: max(1, (workflow.cores or 1) // N_PARTS)
+        threads: stage_threads("preprocess_part_dataset")
         resources:
-            mem_mb=8000,
-            runtime=240,
+            **stage_resources("preprocess_part_dataset"),
         params:
             sections=stage_params("preprocess_part_dataset"),
         conda:
@@ -60,10 +56,9 @@ rule preprocess:
         *stage_outputs("preprocess"),
     log:
         "logs/preprocess/merge.log",
-    threads: 1
+    threads: stage_threads("preprocess")
     resources:
-        mem_mb=4000,
-        runtime=60,
+        **stage_resources("preprocess"),
     params:
         sections=stage_params("preprocess"),
     conda:

@@ -10,11 +10,9 @@ rule pretrain:
         "logs/pretrain/{method}.log",
     wildcard_constraints:
         method=choices("pretrain", "method"),
-    threads: 1
+    threads: stage_threads("pretrain")
     resources:
-        mem_mb=8000,
-        runtime=720,
-        gpu=1,
+        **stage_resources("pretrain"),
     params:
         sections=stage_params("pretrain"),
         launch=launcher,

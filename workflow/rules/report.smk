@@ -22,10 +22,9 @@ rule report:
         ),
     log:
         "logs/report.log",
-    threads: 1
+    threads: stage_threads("report")
     resources:
-        mem_mb=2000,
-        runtime=30,
+        **stage_resources("report"),
     params:
         sections=stage_params("report"),
     conda:

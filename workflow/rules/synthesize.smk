@@ -7,10 +7,9 @@ rule synthesize:
         *stage_outputs("synthesize"),
     log:
         "logs/synthesize.log",
-    threads: workflow.cores
+    threads: stage_threads("synthesize")
     resources:
-        mem_mb=4000,
-        runtime=60,
+        **stage_resources("synthesize"),
     params:
         sections=stage_params("synthesize"),
     conda:
@@ -28,10 +27,9 @@ rule index:
         "logs/index/{dataset}.log",
     wildcard_constraints:
         dataset=choices("index", "dataset"),
-    threads: 1
+    threads: stage_threads("index")
     resources:
-        mem_mb=4000,
-        runtime=120,
+        **stage_resources("index"),
     params:
         sections=stage_params("index"),
     conda:

@@ -20,6 +20,7 @@ from avssl.config.preprocess import PreprocessParams
 from avssl.config.pretrain import PretrainParams
 from avssl.config.raven import RavenParams
 from avssl.config.report import ReportParams
+from avssl.config.resources import ResourcesParams
 from avssl.config.shukla import ShuklaParams
 from avssl.config.study import StudyParams, TrackingParams
 from avssl.config.synth import SynthParams
@@ -46,6 +47,11 @@ class Params(Section):
     report: ReportParams = Field(default_factory=ReportParams, description="Paper tables and figures.")
     datasets: DatasetsParams = Field(
         default_factory=DatasetsParams, description="Real corpora: where they live and how they are split."
+    )
+    resources: ResourcesParams = Field(
+        default_factory=ResourcesParams,
+        description="What each stage's jobs ask the scheduler for (Snakemake threads/resources, SLURM sbatch); "
+        "scales with the preset, re-runs nothing when changed.",
     )
 
     @model_validator(mode="after")
