@@ -130,6 +130,31 @@ def test_missing_or_malformed_file_is_a_clear_error(tmp_path):
         load_params([bad])
 
 
+def test_snakemake_refuses_orphan_jobs_before_any_work(tmp_path):
+    """`snakemake` (not only the avssl commands) refuses jobs of methods that are not pre-trained while planning,
+    naming them, and runs nothing; the stage table raises too, so `avssl dvc-yaml` cannot drop them either."""
+    import subprocess
+
+    from tests.conftest import copy_repo, env_with_venv, tool
+
+    root = copy_repo(tmp_path / "repo")
+    env = env_with_venv()
+    env["PYTHONPATH"] = str(root / "src")
+    res = subprocess.run([tool("snakemake"), "-n", "--cores", "1", "--directory", ".test",
+                          "--config", "pretrain={methods: [raven]}"],
+                         cwd=root, env=env, capture_output=True, text=True)  # fmt: skip
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "5 fine-tuning job(s)/init(s) need a pre-training method" in out and "emotion/shukla_visual/frozen" in out
+    assert not (root / ".test/data").exists()
+    from avssl.stages import finetune_jobs
+
+    raw = load_params([REPO / ".test/params.yaml"]).model_dump(mode="json")
+    raw["pretrain"]["methods"] = ["raven"]
+    with pytest.raises(ValueError, match=r"5 fine-tuning job\(s\) need .*emotion/shukla_visual/frozen/f0.5/seed 0"):
+        finetune_jobs(raw)
+
+
 def test_finetune_jobs_of_methods_not_pretrained_are_refused_not_dropped():
     """11 jobs listed, 5 of them from methods that are not pre-trained: the params are refused, naming them."""
     with pytest.raises(ParamsError) as err:

@@ -82,10 +82,15 @@ def finetune_jobs(params: dict) -> list[dict]:
                             jobs.append({"task": task, "init": init, "mode": mode, "fraction": fraction, "seed": seed})
     jobs += [dict(j) for j in ft.get("extra_jobs", [])]
     methods = set(params["pretrain"]["methods"])
+    orphans = [j for j in jobs if j["init"] in PRETRAINED_INITS and j["init"] not in methods]
+    if orphans:  # refused before any work (Snakemake builds its DAG from here), never dropped
+        names = "; ".join(f"{j['task']}/{j['init']}/{j.get('mode', 'finetuned')}/f{j.get('fraction', 1.0)}/"
+                          f"seed {j.get('seed', 0)}" for j in orphans)
+        raise ValueError(f"{len(orphans)} fine-tuning job(s) need a pre-training method that pretrain.methods "
+                         f"({', '.join(sorted(methods))}) does not run: {names}. Add the method to "
+                         "pretrain.methods or remove these jobs.")
     out = []
     for job in jobs:
-        if job["init"] in PRETRAINED_INITS and job["init"] not in methods:
-            continue
         job = {**job, "fraction": format(float(job["fraction"]), "g"), "seed": str(job["seed"])}
         job["field"] = TASK_PARAMS[job["task"]]
         out.append(job)
