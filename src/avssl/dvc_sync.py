@@ -160,9 +160,23 @@ def commit_jobs(root: Path, jobs: list[FinishedJob], log=print) -> dict:
     return result
 
 
+def ensure_plots_page(root: Path, log=print) -> None:
+    """Write `.dvc/plots/page.html` (Vega inlined from the installed snakemake package) where it is missing: it
+    is generated, not committed, so `dvc plots show` renders offline after any run."""
+    page = root / ".dvc" / "plots" / "page.html"
+    if page.parent.is_dir() and not page.exists():
+        try:
+            from avssl.plots_page import render_page
+
+            page.write_text(render_page())
+        except Exception as exc:  # noqa: BLE001 - the plots page must never fail a finished run
+            log(f"DVC: could not write {page} ({exc}); run `avssl plots-page --output {page}`.")
+
+
 def after_snakemake(workflow, params_files: list[str], params: dict, log=print) -> None:
     """Snakefile onsuccess hook: record the finished jobs in dvc.lock and DVC's cache, or say why not."""
     root = Path.cwd()
+    ensure_plots_page(root, log)
     why = skip_reason(root, params_files, params)
     if why:
         log(f"DVC: dvc.lock not updated: {why}.")
