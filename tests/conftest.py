@@ -121,3 +121,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def env_for_copy(root: Path) -> dict:
+    """Environment to run a repository copy's own code: the venv's tools first, the copy's `src` on the path, and
+    no inherited MLflow store (each copy keeps its own)."""
+    env = env_with_venv()
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env["PYTHONPATH"] = str(root / "src")
+    return env

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from avssl.dvc_sync import FinishedJob, restore, skip_reason, snapshot, stage_target
-from tests.conftest import copy_repo, env_with_venv, tool
+from tests.conftest import copy_repo, env_for_copy, env_with_venv, tool
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -93,10 +93,7 @@ def _small_copy(dest: Path) -> Path:
 
 
 def _env(root: Path) -> dict:
-    env = env_with_venv()
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env["PYTHONPATH"] = str(root / "src")
-    return env
+    return env_for_copy(root)
 
 
 STAGES = ["synthesize", "preprocess_part@0", "preprocess_part@1", "preprocess"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import copy_repo, env_with_venv, inject_broken_clips, tool
+from tests.conftest import copy_repo, env_for_copy, env_with_venv, inject_broken_clips, tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -32,10 +32,7 @@ TASK_FIELD = _J["field"]
 
 
 def _env(root: Path) -> dict:
-    env = env_with_venv()
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env["PYTHONPATH"] = str(root / "src")
-    return env
+    return env_for_copy(root)
 
 
 def _dvc(root: Path, *args: str) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_repo, env_with_venv, tool
+from tests.conftest import copy_repo, env_for_copy, tool
 
 ODD_NAME = "odd dir/ov $(touch PWNED); 'q' \"d\" {b} `touch PWNED`.yaml"
 # The smallest corpus the synth stage accepts: 3 speakers x (2 words + 1 sentence) = 9 clips.
@@ -32,10 +32,7 @@ def root(tmp_path_factory) -> Path:
 
 
 def _env(root: Path) -> dict:
-    env = env_with_venv()
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env["PYTHONPATH"] = str(root / "src")
-    return env
+    return env_for_copy(root)
 
 
 def _pwned(root: Path) -> list[Path]:
