@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import copy_repo, env_for_copy, env_with_venv, inject_broken_clips, tool
+from tests.conftest import copy_repo, env_for_copy, inject_broken_clips, tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
