@@ -16,6 +16,7 @@ import re
 import shlex
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,7 @@ def test_every_readme_command_runs_verbatim_from_a_fresh_clone(tmp_path):
     env = env_with_venv()
     env.pop("MLFLOW_TRACKING_URI", None)
     env["PYTHONPATH"] = str(root / "src")
-    checked, failures = [], []
+    checked, failures, shell_checks = [], [], []
     for block in readme_commands():
         exports: list[str] = []
         for command in block:
@@ -121,11 +122,16 @@ def test_every_readme_command_runs_verbatim_from_a_fresh_clone(tmp_path):
                         failures.append(f"{variant}: {exc}")
                     checked.append(variant)
                     continue
-                script = " && ".join([*exports, line])
-                proc = subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True,
-                                      timeout=600)
-                if proc.returncode != 0:
-                    failures.append(f"{line} (rc {proc.returncode}):\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
+                shell_checks.append((line, " && ".join([*exports, line])))
                 checked.append(variant)
+
+    def run(check: tuple[str, str]) -> str | None:
+        line, script = check
+        proc = subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        return None if proc.returncode == 0 else f"{line} (rc {proc.returncode}):\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}"
+
+    # dry runs plan and lock nothing: two at a time (one per core), every failure reported
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        failures += [f for f in pool.map(run, shell_checks) if f]
     assert not failures, "\n\n".join(failures)
     assert len(checked) >= 15, checked
