@@ -86,21 +86,17 @@ def _small_copy(dest: Path) -> Path:
     data["synth"].update(n_speakers=3, words_per_speaker=5, sentences_per_speaker=1, montage_clips=4)
     data["preprocess"]["max_reject_rate"] = 1.0
     (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    env = _env(root)
+    env = env_for_copy(root)
     _run([tool("python"), "-m", "avssl", "dvc-yaml", "--output", "dvc.yaml"], root, env)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "small"], root, env)
     return root
-
-
-def _env(root: Path) -> dict:
-    return env_for_copy(root)
 
 
 STAGES = ["synthesize", "preprocess_part@0", "preprocess_part@1", "preprocess"]
 
 
 def _both_idle(root: Path) -> None:
-    env = _env(root)
+    env = env_for_copy(root)
     smk = _run([tool("snakemake"), "--cores", "2", "-n", "data/processed"], root, env)
     assert "Nothing to be done" in smk.stdout + smk.stderr, smk.stdout + smk.stderr
     dvc = _run([tool("dvc"), "status", *STAGES], root, env)
@@ -111,7 +107,7 @@ def _both_idle(root: Path) -> None:
 @pytest.mark.integration
 def test_after_snakemake_both_tools_are_idle_and_the_cache_holds_links(tmp_path):
     root = _small_copy(tmp_path / "repo")
-    env = _env(root)
+    env = env_for_copy(root)
     run = _run([tool("snakemake"), "--cores", "2", "data/processed"], root, env)
     assert "DVC: committed 4 stage(s)" in run.stdout + run.stderr, run.stderr[-3000:]
     _both_idle(root)
@@ -128,7 +124,7 @@ def test_after_snakemake_both_tools_are_idle_and_the_cache_holds_links(tmp_path)
 @pytest.mark.integration
 def test_after_dvc_repro_both_tools_are_idle(tmp_path):
     root = _small_copy(tmp_path / "repo")
-    env = _env(root)
+    env = env_for_copy(root)
     _run([tool("dvc"), "repro", "preprocess"], root, env)
     _both_idle(root)
     again = _run([tool("snakemake"), "--cores", "2", "data/processed"], root, env)  # Snakemake's no-op

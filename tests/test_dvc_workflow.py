@@ -31,12 +31,8 @@ REL = f"{_J['task']}/{_J['init']}-{_J['mode']}/f{_J['fraction']}-s{_J['seed']}"
 TASK_FIELD = _J["field"]
 
 
-def _env(root: Path) -> dict:
-    return env_for_copy(root)
-
-
 def _dvc(root: Path, *args: str) -> subprocess.CompletedProcess:
-    out = subprocess.run([tool("dvc"), *args], cwd=root, env=_env(root), capture_output=True, text=True)
+    out = subprocess.run([tool("dvc"), *args], cwd=root, env=env_for_copy(root), capture_output=True, text=True)
     assert out.returncode == 0, f"dvc {' '.join(args)}:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}"
     return out
 
@@ -46,7 +42,7 @@ def dvc_copy(tmp_path_factory, tiny_dag) -> Path:
     """The tiny preset as params.yaml of a fresh copy; dvc repro of one evaluation (and what it needs)."""
     root = copy_repo(tmp_path_factory.mktemp("dvc") / "repo")
     shutil.copy(root / ".test/params.yaml", root / "params.yaml")
-    subprocess.run([tool("python"), "-m", "avssl", "dvc-yaml", "--output", "dvc.yaml"], cwd=root, env=_env(root),
+    subprocess.run([tool("python"), "-m", "avssl", "dvc-yaml", "--output", "dvc.yaml"], cwd=root, env=env_for_copy(root),
                    check=True)  # fmt: skip
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny"], cwd=root, check=True)
     _dvc(root, "repro", "synthesize")
@@ -99,7 +95,7 @@ def test_changing_a_finetuning_param_reruns_only_affected_snakemake_jobs(tiny_da
     try:
         _set(params, "finetune.emotion.epochs", 7)
         out = subprocess.run([tool("snakemake"), "--cores", "2", "--directory", ".test", "--dry-run", "--quiet",
-                              "rules"], cwd=tiny_dag.parent, env=_env(tiny_dag.parent), capture_output=True,
+                              "rules"], cwd=tiny_dag.parent, env=env_for_copy(tiny_dag.parent), capture_output=True,
                              text=True)  # fmt: skip
     finally:
         params.write_text(before)

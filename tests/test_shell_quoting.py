@@ -31,17 +31,13 @@ def root(tmp_path_factory) -> Path:
     return root
 
 
-def _env(root: Path) -> dict:
-    return env_for_copy(root)
-
-
 def _pwned(root: Path) -> list[Path]:
     return list(root.rglob("PWNED"))
 
 
 def test_dry_run_shows_the_overlay_quoted(root):
     proc = subprocess.run([tool("snakemake"), "-n", "--cores", "1", "--directory", ".test", "--configfile", ODD_NAME,
-                           "--", "synthesize"], cwd=root, env=_env(root), capture_output=True, text=True, timeout=180)
+                           "--", "synthesize"], cwd=root, env=env_for_copy(root), capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(ln for ln in (proc.stdout + proc.stderr).splitlines() if "avssl synth" in ln)
     command = line.split("Shell command:", 1)[-1].strip()
@@ -55,7 +51,7 @@ def test_dry_run_shows_the_overlay_quoted(root):
 @pytest.mark.slow
 def test_a_real_job_reads_the_odd_overlay_and_runs_nothing_else(root):
     proc = subprocess.run([tool("snakemake"), "--cores", "1", "--directory", ".test", "--configfile", ODD_NAME,
-                           "--", "synthesize"], cwd=root, env=_env(root), capture_output=True, text=True, timeout=900)
+                           "--", "synthesize"], cwd=root, env=env_for_copy(root), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert not _pwned(root)
     metadata = (root / ".test/data/synth/metadata.csv").read_text().splitlines()

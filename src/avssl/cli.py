@@ -543,10 +543,10 @@ def _check_fraction(args) -> None:
 def cmd_finetune(args) -> None:
     params = _load(args)
     _check_fraction(args)
-    if args.init in ("logmel", "nuisance") and args.mode != "frozen":
-        raise CliError(f"--init {args.init} has no weights to fine-tune: use --mode frozen")
-    from avssl.stages import PRETRAINED_INITS
+    from avssl.stages import PRETRAINED_INITS, WEIGHTLESS_INITS
 
+    if args.init in WEIGHTLESS_INITS and args.mode != "frozen":
+        raise CliError(f"--init {args.init} has no weights to fine-tune: use --mode frozen")
     if args.init in PRETRAINED_INITS and args.pretrained is None:
         raise CliError(f"--init {args.init} needs --pretrained (e.g. results/pretrain/{args.init})")
     if not (args.input / "index.csv").is_file():

@@ -22,7 +22,8 @@ PYTHON = "python -m avssl"
 
 VIDEO_TASKS = ("words_video", "vsr")
 PRETRAINED_INITS = ("raven", "shukla_visual", "shukla_audio", "shukla_multitask")
-FROZEN_ONLY = ("random", "logmel", "nuisance")  # nothing worth fine-tuning: random or weightless encoders
+WEIGHTLESS_INITS = ("logmel", "nuisance")  # front ends with no weights: there is nothing to fine-tune
+FROZEN_ONLY = ("random", *WEIGHTLESS_INITS)  # nothing worth fine-tuning: random or weightless encoders
 SEQUENCE_TASKS = ("asr", "vsr")  # transcription: the `nuisance` row (timing + loudness) has nothing to say there
 TASK_PARAMS = {"emotion": "emotion", "affect": "affect", "words_audio": "words", "words_video": "words",
                "asr": "asr", "vsr": "vsr"}  # fmt: skip

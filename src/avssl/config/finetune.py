@@ -110,7 +110,9 @@ class FinetuneJob(Section):
 
     @model_validator(mode="after")
     def _weightless_is_frozen(self):
-        if self.init in ("logmel", "nuisance") and self.mode != "frozen":
+        from avssl.stages import WEIGHTLESS_INITS
+
+        if self.init in WEIGHTLESS_INITS and self.mode != "frozen":
             raise ValueError(f"job {self.task}/{self.init}: this front end has no weights to fine-tune; "
                              "set mode: frozen")
         return self
