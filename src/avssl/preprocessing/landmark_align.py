@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from avssl.data.mean_face import load_mean_face
+from avssl.preprocessing.mean_face import load_mean_face
 
 STABLE_POINTS = (28, 33, 36, 39, 42, 45, 48, 54)
 MOUTH_POINTS = tuple(range(48, 68))
@@ -104,7 +104,7 @@ def crop_mouths(
 ) -> np.ndarray:
     """uint8 (T, crop, crop) mouth crops from uint8 (T, H, W) frames and (T, 68, 2) landmarks (NaN = missing).
 
-    ``mean_face`` defaults to :func:`avssl.data.mean_face.load_mean_face` (256 x 256 reference). Colour
+    ``mean_face`` defaults to :func:`avssl.preprocessing.mean_face.load_mean_face` (256 x 256 reference). Colour
     frames (T, H, W, 3, BGR) are converted to grayscale first.
     """
     frames = np.asarray(frames_gray)
