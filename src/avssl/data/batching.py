@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from avssl.data.seeds import derive_seed
 from avssl.media import SAMPLES_PER_FRAME, TRAIN_CROP, VIDEO_MEAN, VIDEO_STD
-from avssl.training.determinism import derive_seed
 
 MODALITIES = ("video", "audio", "face")
 
