@@ -5,7 +5,8 @@ features it starts from. This module has no trainable weights; it emits, per 40 
 log-mel vector the Shukla audio pretext regresses
 (:class:`avssl.models.shukla.audio_attributes.AudioAttributes`: per-utterance z-normalised waveform, 25 ms STFT
 windows, 4 hops pooled per frame), then normalises every band over the utterance's real frames (cepstral
-mean/variance normalisation, the usual speaker/channel compensation for filterbank features). Same contract as the other encoders:
+mean/variance normalisation, the usual speaker/channel compensation for filterbank features).
+Same contract as the other encoders:
 ``encoder(audio (B, N) raw 16 kHz, padding_mask (B, T) True=pad) -> (B, T, n_mels)``, padded frames zero.
 """
 

@@ -2,7 +2,8 @@
 
 Every random stream is either derived from the master seed (:func:`avssl.data.seeds.derive_seed`, re-exported
 here; used for per-sample augmentation so results do not depend on worker count) or is a global generator
-whose state is saved in every checkpoint (:func:`rng_state` / :func:`set_rng_state`), so a resumed run continues the same streams.
+whose state is saved in every checkpoint (:func:`rng_state` / :func:`set_rng_state`), so a resumed run
+continues the same streams.
 """
 
 from __future__ import annotations
