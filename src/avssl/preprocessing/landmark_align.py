@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from avssl.media import MOUTH_ROI
 from avssl.preprocessing.mean_face import load_mean_face
 
 STABLE_POINTS = (28, 33, 36, 39, 42, 45, 48, 54)
@@ -97,7 +98,7 @@ def align_transforms(landmarks: np.ndarray, mean_face: np.ndarray, stable_points
 def crop_mouths(
     frames_gray: np.ndarray,
     landmarks: np.ndarray,
-    crop_size: int = 96,
+    crop_size: int = MOUTH_ROI,
     mean_face: np.ndarray | None = None,
     half_window: int = SMOOTH_HALF_WINDOW,
     stable_points=STABLE_POINTS,
