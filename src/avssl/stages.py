@@ -107,14 +107,6 @@ def _from_scratch(jobs: list[dict]) -> list[dict]:
     return [j for j in jobs if j["init"] not in PRETRAINED_INITS]
 
 
-THREADS = {
-    "workers": "spreads its work over `resources.<stage>.threads` worker processes",
-    "loader": "torch on one thread (bit-identical on any core count) + `train.num_workers` data-loader processes, "
-              "per GPU process",
-    "1": "serial",
-}  # Stage.threads: how many CPUs a job takes
-
-
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -128,9 +120,11 @@ class Stage:
     grid: Callable[[dict], list[dict]] | None = None  # fan-out: one job per returned dict of wildcard values
     wildcards: tuple[str, ...] = ()  # the grid fields that appear in paths (Snakemake wildcards)
     deps_from: Callable[[dict], list[str]] | None = None  # deps computed from the whole params (e.g. report)
-    threads: str = "1"  # CPUs a job takes, see THREADS; the counts come from params (`resources`, `train`)
+    # CPUs a job takes (see job_threads): "workers" = `resources.<stage>.threads` worker processes; "loader" = torch
+    # on one thread (bit-identical on any core count) + `train.num_workers` loader processes per GPU process; "N"
+    threads: str = "1"
     gpu: bool = False  # runs torch on a GPU when there is one: the CUDA conda env and a GPU request under SLURM
-    description: str = ""  # what one job does: the Snakemake rule's message
+    description: str = ""  # what one job does: the Snakemake rule's docstring (`snakemake --list-rules`)
     active: Callable[[dict], bool] | None = None  # None = always part of the DAG
     log: str = ""  # the job's log file (Snakemake); "" = logs/<name>.log or logs/<name>/<wildcards>.log
     resources: str = ""  # the params section `resources.<resources>` sizing each job; "" = the stage's name
@@ -163,7 +157,7 @@ class Stage:
         return "avssl-gpu" if self.gpu else "avssl"
 
     def job_threads(self, params: dict, gpus_per_job: int = 1) -> int:
-        """CPUs one job asks for and receives as ``--threads`` (see THREADS)."""
+        """CPUs one job asks for and receives as ``--threads``: Snakemake's threads, SLURM's --cpus-per-task."""
         if self.threads == "workers":
             return int(params["resources"][self.resources_key]["threads"])
         if self.threads == "loader":
