@@ -40,10 +40,6 @@ def stage(name):
     return stage_table.BY_NAME[name]
 
 
-def stage_active(name):
-    return stage(name).is_active(RESOLVED)
-
-
 def constants(name):
     """Grid fields that are not wildcards but take one value in every job (e.g. the dataset name):
     substituted literally into the rule's command and inputs."""
