@@ -4,8 +4,8 @@
 #   snakemake --cores 2 --directory .test      # the tiny preset (.test/params.yaml), what the tests run
 #   snakemake --cores all --configfile OVERLAY # e.g. a paper-scale overlay on top of params.yaml
 #
-# Rules live in workflow/rules/ (one file per stage); their inputs, outputs and commands come from the
-# stage table in src/avssl/stages.py, the same table dvc.yaml is rendered from.
+# Rules are built in workflow/rules/stages.smk, one per stage of the stage table in src/avssl/stages.py (the
+# same table dvc.yaml is rendered from): inputs, outputs, commands, logs, threads, resources and conda envs.
 
 from snakemake.utils import min_version
 
@@ -19,12 +19,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/synthesize.smk"
-include: "workflow/rules/preprocess.smk"
-include: "workflow/rules/pretrain.smk"
-include: "workflow/rules/finetune.smk"
-include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/report.smk"
+include: "workflow/rules/stages.smk"
 include: "workflow/rules/dvc.smk"
 
 

@@ -17,6 +17,17 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+# The training settings of a smoke run: seconds on one CPU core.
+TINY = {
+    "steps": 6,
+    "batch_frames": 240,
+    "max_frames": 25,
+    "num_buckets": 2,
+    "log_every": 2,
+    "checkpoint_every": 3,
+    "val_batches": 1,
+}
+
 
 def _objective(method: str):
     if method == "toy":
@@ -50,7 +61,7 @@ def main() -> None:
 
     import avssl.data.processed as processed
     import avssl.training.pretrain as pretrain
-    from avssl.config.train import TINY, TrainParams
+    from avssl.config.train import TrainParams
     from test_training_fakes import FakeProcessedDataset
 
     torch.set_num_threads(args.threads)

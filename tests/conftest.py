@@ -11,6 +11,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+# RAVEn encoders small enough for CPU unit tests (`RavenParams(**RAVEN_TINY)`).
+RAVEN_TINY = dict(size="custom", layers=2, adim=64, heads=4, ffn=256, frontend_width=8, predictor_width=64,
+                  predictor_heads=4, predictor_ffn=256)
+
 
 @pytest.fixture(scope="session")
 def repo() -> Path:

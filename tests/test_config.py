@@ -70,6 +70,7 @@ def test_every_preset_and_overlay_is_valid():
 BAD = [
     ({"synth": {"n_speakers": -1}}, "synth.n_speakers", ">= 3"),
     ({"preprocess": {"crop_size": "big"}}, "preprocess.crop_size", "integer"),
+    ({"preprocess": {"crop_size": 64}}, "preprocess.crop_size", ">= 88"),  # smaller than the training crop
     ({"preprocess": {"crop_sise": 96}}, "preprocess.crop_sise", "did you mean 'preprocess.crop_size'"),
     ({"synthh": {}}, "synthh", "did you mean 'synth'"),
     ({"pretrain": {"methods": ["byol"]}}, "pretrain.methods.0", "'raven'"),

@@ -98,28 +98,24 @@ def test_job_envs_hold_every_package_the_code_imports():
 
 
 def test_rules_use_the_env_of_their_stage_role():
-    """GPU stages of the stage table run in avssl-gpu; every other rule in the CPU env."""
+    """GPU stages of the stage table run in avssl-gpu, every other stage in the CPU env (both files exist)."""
     from avssl.stages import STAGES
 
-    gpu = {s.name: s.gpu for s in STAGES}
-    for smk in (REPO / "workflow/rules").glob("*.smk"):
-        text = smk.read_text()
-        for block in re.split(r"\n\s*rule ", text)[1:]:
-            stage = re.search(r'stage_command\("(\w+)"\)', block)
-            env = re.search(r"conda:\s+(CPU_ENV|GPU_ENV)", block)
-            if stage and env:
-                base = stage.group(1)
-                want = "GPU_ENV" if gpu[base] else "CPU_ENV"
-                assert env.group(1) == want, f"{smk.name}: {base} runs in {env.group(1)}, its role needs {want}"
+    for st in STAGES:
+        assert st.conda_env == ("avssl-gpu" if st.gpu else "avssl"), st.name
+        assert (REPO / "conda" / f"{st.conda_env}.yaml").is_file(), st.name
 
 
-def test_every_rule_names_an_existing_conda_env():
+def test_every_rule_names_a_conda_env():
+    """Every rule that runs a command (the stage loop in stages.smk included) has a `conda:` directive."""
     for smk in (REPO / "workflow/rules").glob("*.smk"):
         text = smk.read_text()
-        for rule in re.findall(r"^rule (\w+):", text, flags=re.M):
-            block = text.split(f"rule {rule}:", 1)[1].split("\nrule ", 1)[0]
+        blocks = re.split(r"^\s*rule(?: \w+)?:", text, flags=re.M)[1:]
+        for block in blocks:
+            block = re.split(r"^\S", block, maxsplit=1, flags=re.M)[0]  # up to the next unindented line
             if "shell:" in block:
-                assert re.search(r"conda:\s+(CPU_ENV|GPU_ENV)", block), f"{smk.name}:{rule} has no conda env"
+                assert re.search(r"conda:\s+(stage_conda\(\w+\.name\)|CPU_ENV|GPU_ENV)", block), smk.name
+    assert re.search(r"conda:\s+stage_conda\(_stage\.name\)", (REPO / "workflow/rules/stages.smk").read_text())
 
 
 def test_the_two_readme_commands_and_ci():

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from avssl.data.derive_mean_face import template
-from avssl.data.mean_face import DEFAULT_PATH, load_mean_face
+from avssl.preprocessing.derive_mean_face import template
+from avssl.preprocessing.mean_face import DEFAULT_PATH, load_mean_face
 from avssl.preprocessing.landmark_align import (
     apply_transform,
     crop_mouths,

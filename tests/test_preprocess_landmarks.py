@@ -13,7 +13,7 @@ pytest.importorskip("avssl.preprocessing.landmark_align")
 
 
 def test_landmark_backend(tmp_path):
-    from avssl.data.mean_face import load_mean_face
+    from avssl.preprocessing.mean_face import load_mean_face
     from avssl.data.processed import ProcessedDataset
 
     ref = load_mean_face()

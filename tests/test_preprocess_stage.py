@@ -110,7 +110,7 @@ def test_part_folders_merge_into_the_full_run(full_run, corpus, tmp_path):
     assert same, "shard files are hard-linked, not copied"
     # a part made with other params or input cannot be mixed in
     other = tmp_path / "other"
-    run_preprocess(tiny_params(crop_size=64), corpus, other, shard_group=(1, 2))
+    run_preprocess(tiny_params(crop_size=112), corpus, other, shard_group=(1, 2))
     with pytest.raises(PreprocessError, match="plan.json differs"):
         merge_parts([parts[0], other], tmp_path / "merged2")
 
@@ -118,7 +118,7 @@ def test_part_folders_merge_into_the_full_run(full_run, corpus, tmp_path):
 def test_changed_params_refuse_the_output_dir(full_run, corpus):
     out, _ = full_run
     with pytest.raises(PreprocessError, match="different params"):
-        run_preprocess(tiny_params(crop_size=64), corpus, out)
+        run_preprocess(tiny_params(crop_size=112), corpus, out)
 
 
 def test_bad_inputs_are_rejected_not_lost(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from avssl.data.processed import ProcessedDataset, center_crop, random_crop_flip  # noqa: E402
+from avssl.data.processed import ProcessedDataset  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -41,29 +41,6 @@ def test_dataset_shapes_and_index(processed):
 def test_missing_dir_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="avssl preprocess"):
         ProcessedDataset(tmp_path)
-
-
-def test_crop_and_flip():
-    v = np.arange(3 * 96 * 96, dtype=np.int64).reshape(3, 96, 96).astype(np.uint8)
-    c = center_crop(v, 88)
-    assert c.shape == (3, 88, 88) and np.array_equal(c, v[:, 4:92, 4:92])
-    rng = np.random.default_rng(0)
-    seen_flip = seen_plain = False
-    for _ in range(20):
-        out = random_crop_flip(v, 88, rng)
-        assert out.shape == (3, 88, 88) and out.flags.c_contiguous
-        # every output is some 88x88 window of v, flipped or not
-        for cand, flipped in ((out, False), (out[:, :, ::-1], True)):
-            hits = [(y, x) for y in range(9) for x in range(9) if np.array_equal(cand, v[:, y : y + 88, x : x + 88])]
-            if hits:
-                seen_flip |= flipped
-                seen_plain |= not flipped
-                break
-        else:
-            raise AssertionError("not a crop of the input")
-    assert seen_flip and seen_plain
-    a = random_crop_flip(v, 88, np.random.default_rng(5))
-    assert np.array_equal(a, random_crop_flip(v, 88, np.random.default_rng(5)))  # seeded = reproducible
 
 
 def test_public_short_path_is_the_same_class():

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from avssl.config.raven import TINY, RavenParams
+from avssl.config.raven import RavenParams
 from avssl.models.checkpoint import export_official, save_encoders
 from avssl.models.encode import encode_dataset
 from avssl.models.load import load_encoder
 from avssl.models.raven import raven_audio, raven_video
+
+from conftest import RAVEN_TINY as TINY
 
 CFG = RavenParams(**TINY).encoder_config()
 

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from avssl.config.raven import TINY, RavenParams
+from avssl.config.raven import RavenParams
 from avssl.models import registry
 from avssl.models.checkpoint import export_official
 from avssl.models.raven import Predictor, raven_audio, raven_video
 from avssl.models.raven.attention import relative_sinusoids, rel_shift
+
+from conftest import RAVEN_TINY as TINY
 
 REF = Path("/work/shared/reference/raven_state_dicts")
 if not REF.exists():

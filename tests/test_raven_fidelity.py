@@ -10,12 +10,14 @@ import torch
 import yaml
 
 from avssl.config import load_params
-from avssl.config.raven import TINY, RavenParams
+from avssl.config.raven import RavenParams
 from avssl.models.raven.attention import RelPositionMultiHeadedAttention
 from avssl.models.raven.block import DropPath
 from avssl.training.masking import span_mask
 from avssl.training.raven import RavenObjective, build_objective
 from avssl.training.raven_probe import VOCAB_SIZE, char_labels, decode_chars, encode_chars
+
+from conftest import RAVEN_TINY as TINY
 
 REPO = Path(__file__).resolve().parents[1]
 LENGTHS = torch.tensor([60, 48, 33, 55])  # different lengths -> different span counts per row

@@ -7,10 +7,12 @@ import math
 import pytest
 import torch
 
-from avssl.config.raven import TINY, RavenParams
+from avssl.config.raven import RavenParams
 from avssl.training.ema import cosine_momentum
 from avssl.training.masking import expected_mask_fraction, mask_audio, mask_video, span_mask
 from avssl.training.raven import RavenObjective, build_objective
+
+from conftest import RAVEN_TINY as TINY
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from avssl.config.shukla import ShuklaParams
 from avssl.models.registry import build
 from avssl.models.shukla import FrameDecoder, IdentityEncoder, ShuklaAudioEncoder
-from avssl.training.audio_attributes import AudioAttributes, RunningStandardizer
+from avssl.models.shukla.audio_attributes import AudioAttributes, RunningStandardizer
 
 
 

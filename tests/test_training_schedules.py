@@ -6,7 +6,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from avssl.config.train import TINY, TrainParams
+from avssl.config.train import TrainParams
 from avssl.training import checkpointing, determinism
 from avssl.training.schedules import build_scheduler, warmup_cosine
 
@@ -55,10 +55,9 @@ def test_atomic_checkpoint_ignores_torn_temp(tmp_path):
     assert not tmp_path.exists()
 
 
-def test_train_params_validation_and_tiny():
+def test_train_params_validation():
     p = TrainParams()
     assert p.steps > 0 and p.device == "auto"
-    TrainParams(**TINY)
     with pytest.raises(ValidationError):
         TrainParams(stepz=3)
     with pytest.raises(ValidationError):

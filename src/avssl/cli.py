@@ -53,6 +53,15 @@ def _stage_parser(sub, name: str, summary: str, body: str, params_read: str) -> 
     )
 
 
+def _tool_parser(sub, name: str, summary: str, description: str, output: bool = True) -> argparse.ArgumentParser:
+    """A command that is not a stage: help line, description and (``output``) --output instead of stdout."""
+    p = sub.add_parser(name, help=summary, description=description,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    if output:
+        p.add_argument("--output", type=Path, help="write here instead of stdout")
+    return p
+
+
 def _add_job(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, choices=["emotion", "affect", "words_audio", "words_video", "asr", "vsr"])
     p.add_argument("--init", required=True,
@@ -279,55 +288,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, choices=DATASETS)
     p.add_argument("--root", type=Path, help="dataset root folder (default: datasets.<name>_root from params)")
 
-    p = sub.add_parser(
+    p = _tool_parser(
+        sub,
         "params",
-        help="Validate params files and print the resolved params (YAML).",
-        description="Merge params files and --set overrides exactly as a stage would, validate them and print\n"
+        "Validate params files and print the resolved params (YAML).",
+        "Merge params files and --set overrides exactly as a stage would, validate them and print\n"
         "the result as commented YAML. `avssl params --defaults --output params.yaml` regenerates params.yaml\n"
         "(the default preset) from the pydantic model.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        output=False,
     )
     _add_common(p, threads=False, track=False)
     p.add_argument("--defaults", action="store_true", help="render the default preset, commented (= params.yaml)")
     p.add_argument("--output", type=Path, help="write here instead of stdout")
-    p = sub.add_parser(
+    p = _tool_parser(
+        sub,
         "schema",
-        help="Print (or write) the JSON schema of params.yaml used by Snakemake.",
-        description="Render the JSON schema generated from the pydantic params model. The Snakefile validates\n"
+        "Print (or write) the JSON schema of params.yaml used by Snakemake.",
+        "Render the JSON schema generated from the pydantic params model. The Snakefile validates\n"
         "params.yaml against the committed copy in workflow/schemas/params.schema.json; a test fails when that\n"
         "copy is stale (regenerate with `make schema`).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--output", type=Path, help="write here instead of stdout")
-    p = sub.add_parser(
+    p = _tool_parser(
+        sub,
         "dvc-yaml",
-        help="Print (or write) dvc.yaml rendered from the stage table.",
-        description="Render dvc.yaml from the stage table in avssl.stages (the same table the Snakemake rules\n"
+        "Print (or write) dvc.yaml rendered from the stage table.",
+        "Render dvc.yaml from the stage table in avssl.stages (the same table the Snakemake rules\n"
         "use), so `dvc repro` and `snakemake` run the same commands. Fan-out stages become DVC `foreach:` stages\n"
         "over the jobs of params.yaml. Regenerate with `make dvc-yaml`.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--output", type=Path, help="write here instead of stdout")
-    p = sub.add_parser(
+    p = _tool_parser(
+        sub,
         "metrics",
-        help="The DVC metrics files as one table per stage (per task for finetune/evaluate), terminal-wide.",
-        description="Read the metrics files dvc.yaml declares for the jobs of the params and print one table per\n"
+        "The DVC metrics files as one table per stage (per task for finetune/evaluate), terminal-wide.",
+        "Read the metrics files dvc.yaml declares for the jobs of the params and print one table per\n"
         "stage (finetune/evaluate: per task), wrapped to the terminal width: what `dvc metrics show` prints as\n"
         "one table with a column per key of every file.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        output=False,
     )
     p.add_argument("--params", action="append", metavar="FILE", help=PARAMS_HELP)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     p.add_argument("--stage", help="only this stage (e.g. evaluate)")
     p.add_argument("--width", type=int, help="line width (default: the terminal's)")
-    p = sub.add_parser(
+    p = _tool_parser(
+        sub,
         "plots-page",
-        help="Print (or write) the offline HTML page for `dvc plots show` (.dvc/plots/page.html).",
-        description="The page `dvc plots show` fills (.dvc/config: plots.html_template) with Vega, Vega-Lite and\n"
+        "Print (or write) the offline HTML page for `dvc plots show` (.dvc/plots/page.html).",
+        "The page `dvc plots show` fills (.dvc/config: plots.html_template) with Vega, Vega-Lite and\n"
         "Vega-Embed inlined from the installed snakemake package, so the plots render without network.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--output", type=Path, help="write here instead of stdout")
     for command in sub.choices.values():  # `avssl CMD ... --verbose` works too (SUPPRESS keeps the global value)
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help="on errors also print the Python traceback")

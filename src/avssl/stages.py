@@ -1,9 +1,10 @@
 """The stage table: the one description of the DAG from which the Snakemake rules and dvc.yaml follow.
 
 Each :class:`Stage` names the `avssl` sub-command it runs, its inputs, outputs, metrics, plots, the
-params sections it reads and, for fan-out stages, the params key that lists the values of each wildcard
-(e.g. ``method`` <- ``pretrain.methods``). `workflow/rules/*.smk` build their rules from it and
-`avssl dvc-yaml` renders dvc.yaml from it; tests/test_dag_parity.py proves both DAGs run the same commands
+params sections it reads, how its jobs fan out (``grid``), and what a scheduler needs to run one job: log
+file, threads, resources section, GPU need (and with it the conda env), wildcard constraints, description.
+`workflow/rules/stages.smk` builds one rule per stage from it in one loop and `avssl dvc-yaml` renders
+dvc.yaml from it; tests/test_dag_parity.py proves both DAGs run the same commands
 with the same inputs and outputs. Import-light on purpose: the Snakefile imports it.
 """
 
@@ -119,10 +120,15 @@ class Stage:
     grid: Callable[[dict], list[dict]] | None = None  # fan-out: one job per returned dict of wildcard values
     wildcards: tuple[str, ...] = ()  # the grid fields that appear in paths (Snakemake wildcards)
     deps_from: Callable[[dict], list[str]] | None = None  # deps computed from the whole params (e.g. report)
-    threads: str = "1"  # "all": spreads over worker processes; the count itself is params `resources.<stage>`
-    gpu: bool = False
-    description: str = ""
+    # CPUs a job takes (see job_threads): "workers" = `resources.<stage>.threads` worker processes; "loader" = torch
+    # on one thread (bit-identical on any core count) + `train.num_workers` loader processes per GPU process; "N"
+    threads: str = "1"
+    gpu: bool = False  # runs torch on a GPU when there is one: the CUDA conda env and a GPU request under SLURM
+    description: str = ""  # what one job does: the Snakemake rule's docstring (`snakemake --list-rules`)
     active: Callable[[dict], bool] | None = None  # None = always part of the DAG
+    log: str = ""  # the job's log file (Snakemake); "" = logs/<name>.log or logs/<name>/<wildcards>.log
+    resources: str = ""  # the params section `resources.<resources>` sizing each job; "" = the stage's name
+    constraints: tuple[tuple[str, str], ...] = ()  # wildcard -> regex; other wildcards: the values in the jobs
 
     def cli(self, params_files: tuple[str, ...] = ("params.yaml",)) -> str:
         """The command line with {field} placeholders (no thread count: that is scheduler business)."""
@@ -132,6 +138,32 @@ class Stage:
         for key, value in self.args:
             parts += [key, value] if value else [key]
         return " ".join(parts)
+
+    @property
+    def log_path(self) -> str:
+        if self.log:
+            return self.log
+        if not self.wildcards:
+            return f"logs/{self.name}.log"
+        return f"logs/{self.name}/" + "-".join(f"{{{w}}}" for w in self.wildcards) + ".log"
+
+    @property
+    def resources_key(self) -> str:
+        return self.resources or self.name
+
+    @property
+    def conda_env(self) -> str:
+        """The conda/<env>.yaml its jobs run in under --use-conda: the CUDA build for GPU stages."""
+        return "avssl-gpu" if self.gpu else "avssl"
+
+    def job_threads(self, params: dict, gpus_per_job: int = 1) -> int:
+        """CPUs one job asks for and receives as ``--threads``: Snakemake's threads, SLURM's --cpus-per-task."""
+        if self.threads == "workers":
+            return int(params["resources"][self.resources_key]["threads"])
+        if self.threads == "loader":
+            procs = max(1, gpus_per_job) if self.gpu else 1
+            return procs * (1 + int(params["train"]["num_workers"]))
+        return int(self.threads)
 
     def all_outputs(self) -> tuple[str, ...]:
         return self.outs + self.metrics + self.plots
@@ -150,6 +182,9 @@ PRETRAIN_DIR = "results/pretrain/{method}"
 FT_DIR = "results/finetune/{task}/{init}-{mode}/f{fraction}-s{seed}"
 EVAL_DIR = "results/evaluate/{task}/{init}-{mode}/f{fraction}-s{seed}"
 FT_WILDCARDS = ("task", "init", "mode", "fraction", "seed")
+FT_LOG = "{task}/{init}-{mode}-f{fraction}-s{seed}.log"  # under logs/<stage>/
+FT_CONSTRAINTS = (("mode", "frozen|finetuned"), ("fraction", r"[0-9.e-]+"), ("seed", r"\d+"))
+PART_LOG, PART_CONSTRAINTS = "logs/preprocess/part{part}.log", (("part", r"\d+"),)
 FT_ARGS = (("--task", "{task}"), ("--init", "{init}"), ("--mode", "{mode}"), ("--fraction", "{fraction}"),
            ("--seed", "{seed}"))  # fmt: skip
 
@@ -172,10 +207,13 @@ def _finetune(name: str, grid: Callable[[dict], list[dict]], pretrained: bool) -
         params=("study", "train.device", "finetune.{field}", "finetune.noise_augmentation"),
         grid=grid,
         wildcards=FT_WILDCARDS,
-        threads="1",
+        threads="loader",
         gpu=True,
         description="Fine-tune one (task, init, mode, label fraction, seed)"
         + (" from a pre-trained encoder." if pretrained else " from a random encoder."),
+        log="logs/finetune/" + FT_LOG,
+        resources="finetune",
+        constraints=FT_CONSTRAINTS,
     )
 
 
@@ -187,7 +225,7 @@ STAGES: tuple[Stage, ...] = (
         outs=("data/synth/",),
         metrics=("results/metrics/synthesize.json",),
         params=("study", "synth"),
-        threads="all",
+        threads="workers",
         active=is_synthetic,
         description="Synthesise the embedded audio-visual corpus (eSpeak NG speech + animated face).",
     ),
@@ -218,9 +256,11 @@ STAGES: tuple[Stage, ...] = (
         params=("study", "preprocess"),
         grid=preprocess_parts,
         wildcards=("part",),
-        threads="all",
+        threads="workers",
         active=is_synthetic,
         description="Face tracking, mouth ROIs, face crops and audio for one shard group (scale-out unit).",
+        log=PART_LOG,
+        constraints=PART_CONSTRAINTS,
     ),
     Stage(
         name="preprocess_part_dataset",
@@ -239,9 +279,12 @@ STAGES: tuple[Stage, ...] = (
         params=("study", "preprocess", "datasets"),
         grid=preprocess_parts,
         wildcards=("part",),
-        threads="all",
+        threads="workers",
         active=lambda p: not is_synthetic(p),
         description="The same for a real dataset: media from the clip index (audio decoded from the containers).",
+        log=PART_LOG,
+        resources="preprocess_part",
+        constraints=PART_CONSTRAINTS,
     ),
     Stage(
         name="preprocess",
@@ -257,6 +300,7 @@ STAGES: tuple[Stage, ...] = (
         params=("study", "preprocess"),
         threads="1",
         description="Merge the shard-group parts into the training shards (hard links, no second copy).",
+        log="logs/preprocess/merge.log",
     ),
     Stage(
         name="pretrain",
@@ -269,7 +313,7 @@ STAGES: tuple[Stage, ...] = (
         params=("study", "pretrain", "train", "raven", "shukla"),
         grid=pretrain_jobs,
         wildcards=("method",),
-        threads="1",
+        threads="loader",
         gpu=True,
         description="Self-supervised pre-training, one job per method.",
     ),
@@ -286,8 +330,10 @@ STAGES: tuple[Stage, ...] = (
         params=("study", "evaluate"),
         grid=finetune_jobs,
         wildcards=FT_WILDCARDS,
-        threads="1",
+        threads="loader",
         description="Evaluate one fine-tuned model, clean and at every SNR / noise type.",
+        log="logs/evaluate/" + FT_LOG,
+        constraints=FT_CONSTRAINTS,
     ),
     Stage(
         name="report",

@@ -17,9 +17,6 @@ from avssl import stages as stage_table  # noqa: E402
 stage_table.prepare_job_environment(REPO)
 from avssl.config import ParamsError, params_from_dict  # noqa: E402
 
-CPU_ENV = str(REPO / "conda" / "avssl.yaml")
-GPU_ENV = str(REPO / "conda" / "avssl-gpu.yaml")
-
 # params.yaml plus any --configfile overlays, in order: every job receives exactly these files.
 PARAMS_FILES = ["params.yaml"]
 for _overlay in workflow.overwrite_configfiles:
@@ -41,10 +38,6 @@ RESOLVED = PARAMS.model_dump(mode="json")
 
 def stage(name):
     return stage_table.BY_NAME[name]
-
-
-def stage_active(name):
-    return stage(name).is_active(RESOLVED)
 
 
 def constants(name):
@@ -88,8 +81,23 @@ def stage_command(name):
     return f"{cli} --threads {{threads}} > {{log}} 2>&1"
 
 
+# Outputs shown in Snakemake's HTML report (`snakemake --report`), each with its caption (paths relative to
+# workflow/rules/): the tables inline, one caption per kind of figure, chosen by file name.
+REPORT_OUTPUTS = {
+    "results/tables": dict(patterns=["{name}.html"], caption="../report/tables.rst", category="Tables",
+                           labels={"table": "{name}"}),
+    "results/figures": dict(patterns=["{name}.png"], caption="../report/figures.rst", category="Figures",
+                            labels={"figure": "{name}"}),
+}
+
+
 def stage_outputs(name):
-    return [directory(stage_table.strip_dir(o)) if o.endswith("/") else o for o in stage(name).all_outputs()]
+    out = []
+    for o in stage(name).all_outputs():
+        path = stage_table.strip_dir(o)
+        item = directory(path) if o.endswith("/") else o
+        out.append(report(item, **REPORT_OUTPUTS[path]) if path in REPORT_OUTPUTS else item)
+    return out
 
 
 def stage_inputs(name):
@@ -126,8 +134,6 @@ def stage_params(name):
     return values
 
 
-# Where each rule's threads and resources come from: params `resources.<key>` (scales with the preset).
-RESOURCE_KEYS = {"preprocess_part_dataset": "preprocess_part", "finetune_scratch": "finetune"}
 # How GPU stages ask SLURM for their GPU (one switch, read when the rules are parsed; see the slurm profile):
 # `gpus` -> --gpus=N (select/cons_tres), `gres` -> --gres=gpu:N, `none` -> no GPU request (CPU-only cluster).
 GPU_REQUEST = os.environ.get("AVSSL_SLURM_GPU", "gpus").strip().lower()
@@ -137,29 +143,31 @@ GPUS_PER_JOB = int(os.environ.get("AVSSL_SLURM_GPUS_PER_JOB", "1"))
 
 
 def stage_threads(name):
-    """CPUs a job asks for and receives as `--threads {threads}` (SLURM: --cpus-per-task, the plugin's default).
-
-    Multi-process stages take `resources.<stage>.threads`; training and evaluation run torch on one thread plus
-    `train.num_workers` data-loader processes per GPU process; the rest are serial.
-    """
-    res = RESOLVED["resources"][RESOURCE_KEYS.get(name, name)]
-    if "threads" in res:
-        return res["threads"]
-    if name in ("pretrain", "finetune", "finetune_scratch", "evaluate"):
-        procs = max(1, GPUS_PER_JOB) if stage(name).gpu else 1
-        return procs * (1 + RESOLVED["train"]["num_workers"])
-    return 1
+    """CPUs a job asks for and receives as `--threads {threads}` (SLURM: --cpus-per-task, the plugin's default):
+    Stage.threads read with the params (`resources.<stage>.threads`, `train.num_workers`)."""
+    return stage(name).job_threads(RESOLVED, GPUS_PER_JOB)
 
 
 def stage_resources(name):
     """`mem_mb` and `runtime` from params; GPU stages add their GPU request (AVSSL_SLURM_GPU)."""
-    res = RESOLVED["resources"][RESOURCE_KEYS.get(name, name)]
+    res = RESOLVED["resources"][stage(name).resources_key]
     out = {"mem_mb": res["mem_mb"], "runtime": res["runtime"]}
     if stage(name).gpu and GPU_REQUEST == "gpus":
         out["gpu"] = GPUS_PER_JOB
     elif stage(name).gpu and GPU_REQUEST == "gres":
         out["gres"] = f"gpu:{GPUS_PER_JOB}"
     return out
+
+
+def stage_conda(name):
+    """The conda env file of the stage's role (GPU stages: the CUDA build)."""
+    return str(REPO / "conda" / f"{stage(name).conda_env}.yaml")
+
+
+def stage_launch(name):
+    """GPU stages start through `{params.launch}` (see stage_command); other rules have no such param, so their
+    recorded params (a re-run trigger) do not change."""
+    return {"launch": launcher} if stage(name).gpu else {}
 
 
 def launcher(wildcards, resources):
@@ -176,6 +184,13 @@ def choices(name, field):
 
     values = sorted({str(job[field]) for job in stage(name).jobs(RESOLVED)}) or ["__none__"]
     return "|".join(re.escape(v) for v in values)
+
+
+def stage_constraints(name):
+    """Each wildcard's regex: the stage table's pattern, or else exactly the values of the stage's jobs."""
+    st = stage(name)
+    patterns = dict(st.constraints)
+    return {w: patterns[w] if w in patterns else choices(name, w) for w in st.wildcards}
 
 
 def all_targets():

@@ -1,8 +1,8 @@
 """The `finetune` and `evaluate` sections: downstream tasks (owned by avssl.tasks).
 
 Defaults are the papers' values where known (RAVEn fine-tuning for ASR/VSR, raven.md; the Shukla et al.
-protocol and the project's documented choices for emotion / affect / words, shukla.md). ``TINY`` lists the
-overrides recommended for the `tiny` preset (CPU smoke runs on the synthetic corpus).
+protocol and the project's documented choices for emotion / affect / words, shukla.md). The tiny preset's
+smaller values live in .test/params.yaml.
 """
 
 from __future__ import annotations
@@ -170,18 +170,3 @@ class EvaluateParams(Section):
     length_bonus: float = Field(0.0, description="Score added per emitted token.")
     lm_weight: float = Field(0.0, ge=0, description="External LM weight (paper 0.2-0.3 with its 16-layer LM; 0 = off).")
     greedy_ctc: bool = Field(True, description="Also report greedy CTC decoding for comparison.")
-
-
-TINY: dict = {
-    "finetune": {
-        "encoder_modes": ["frozen"],
-        "emotion": {"epochs": 3, "hidden": 32, "lr_head": 1e-3, "batch_size": 8},
-        "affect": {"epochs": 3, "hidden": 32, "lr_head": 1e-3, "batch_size": 8},
-        "words": {"epochs": 3, "hidden": 32, "lr_head": 1e-3, "batch_size": 8},
-        "vsr": {"epochs": 3, "warmup_epochs": 1, "vocab_size": 64, "decoder_dim": 64, "decoder_heads": 2,
-                "decoder_units": 128, "decoder_layers": 2, "average_last": 2, "max_frames": 400},
-        "asr": {"epochs": 3, "warmup_epochs": 1, "vocab_size": 64, "decoder_dim": 64, "decoder_heads": 2,
-                "decoder_units": 128, "decoder_layers": 2, "average_last": 2, "max_frames": 400},
-    },
-    "evaluate": {"snrs": ["clean", 10, 0], "noise_types": ["babble"], "beam_size": 4},
-}

@@ -5,15 +5,22 @@ from typing import Literal
 from pydantic import Field
 
 from avssl.config.base import Section
+from avssl.media import FPS, MOUTH_ROI, SAMPLE_RATE, TRAIN_CROP
 
 
 class PreprocessParams(Section):
     # --- outputs -------------------------------------------------------------------------------------
-    crop_size: int = Field(96, ge=32, le=256, description="Side of the grayscale mouth ROI in pixels (RAVEn: 96).")
+    crop_size: int = Field(
+        MOUTH_ROI,
+        ge=TRAIN_CROP,
+        le=256,
+        description=f"Side of the grayscale mouth ROI in pixels (RAVEn: 96); at least the {TRAIN_CROP}-pixel crop "
+        "the video encoders read (avssl.media.TRAIN_CROP).",
+    )
     face_size: int = Field(64, ge=16, le=256, description="Side of the aligned face crop (Shukla's target).")
     face_color: bool = Field(False, description="Store face crops as colour (RGB, [T,H,W,3]) instead of grayscale.")
-    fps: int = Field(25, ge=1, le=120, description="Output video rate; other rates are resampled (nearest frame).")
-    sample_rate: int = Field(16000, ge=8000, le=48000, description="Output audio rate; other rates are resampled.")
+    fps: int = Field(FPS, ge=1, le=120, description="Output video rate; other rates are resampled (nearest frame).")
+    sample_rate: int = Field(SAMPLE_RATE, ge=8000, le=48000, description="Output audio rate; other rates are resampled.")
     # --- locator -------------------------------------------------------------------------------------
     locator: Literal["haar", "landmarks"] = Field(
         "haar",

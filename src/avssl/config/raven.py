@@ -142,7 +142,3 @@ class RavenParams(Section):
             return self.warmup_fraction
         return (30 if self.size == "large" else 40) / 150
 
-
-TINY: dict[str, Any] = dict(size="custom", layers=2, adim=64, heads=4, ffn=256, frontend_width=8,
-                            predictor_width=64, predictor_heads=4, predictor_ffn=256)
-"""Recommended overrides for CPU smoke tests / tiny pipeline runs (`RavenParams(**TINY)`)."""

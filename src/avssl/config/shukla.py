@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from avssl.config.base import Section
+from avssl.media import SAMPLE_RATE
 
 
 class ShuklaParams(Section):
@@ -109,7 +110,7 @@ class ShuklaParams(Section):
 
     @model_validator(mode="after")
     def _check(self) -> "ShuklaParams":
-        samples = self.window_s * 16000
+        samples = self.window_s * SAMPLE_RATE
         if abs(samples / 16 - round(samples / 16)) > 1e-6:
             raise ValueError(f"window_s={self.window_s} must be a multiple of 1 ms (16 samples at 16 kHz)")
         if self.face_size is not None and self.face_size % (2**self.identity_layers):

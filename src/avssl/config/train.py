@@ -75,15 +75,3 @@ class TrainParams(Section):
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
         return self
-
-
-#: Values for the `tiny` preset (smoke tests / CI: seconds on one CPU core).
-TINY = {
-    "steps": 6,
-    "batch_frames": 240,
-    "max_frames": 25,
-    "num_buckets": 2,
-    "log_every": 2,
-    "checkpoint_every": 3,
-    "val_batches": 1,
-}

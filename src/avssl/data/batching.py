@@ -19,10 +19,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from avssl.training.determinism import derive_seed
+from avssl.data.seeds import derive_seed
+from avssl.media import SAMPLES_PER_FRAME, TRAIN_CROP, VIDEO_MEAN, VIDEO_STD
 
-VIDEO_MEAN, VIDEO_STD = 0.421, 0.165
-SAMPLES_PER_FRAME = 640  # 16 kHz audio / 25 fps video
 MODALITIES = ("video", "audio", "face")
 
 
@@ -56,7 +55,7 @@ class ClipDataset(Dataset):
         *,
         train: bool,
         seed: int = 0,
-        crop: int = 88,
+        crop: int = TRAIN_CROP,
         max_frames: int | None = None,
         modalities: Sequence[str] = MODALITIES,
         labels: Callable[[dict], dict[str, Any]] | None = None,

@@ -99,28 +99,3 @@ def _typed(row: dict) -> dict:
         if out.get(k, "") != "":
             out[k] = int(out[k])
     return out
-
-
-# -- augmentation helpers (numpy; the batching module applies them per clip) --------------------------
-
-
-def center_crop(video: np.ndarray, size: int = 88) -> np.ndarray:
-    """Central size x size crop of (T,H,W[,C]) frames (RAVEn evaluation)."""
-    h, w = video.shape[1:3]
-    y, x = (h - size) // 2, (w - size) // 2
-    return video[:, y : y + size, x : x + size]
-
-
-def random_crop_flip(video: np.ndarray, size: int = 88, rng: np.random.Generator | None = None,
-                     flip_prob: float = 0.5) -> np.ndarray:
-    """One random size x size crop and (with flip_prob) one horizontal flip for the whole clip (RAVEn training).
-
-    Returns a contiguous copy so the memmapped shard is never written.
-    """
-    rng = np.random.default_rng() if rng is None else rng
-    h, w = video.shape[1:3]
-    y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-    out = video[:, y : y + size, x : x + size]
-    if rng.random() < flip_prob:
-        out = out[:, :, ::-1]
-    return np.ascontiguousarray(out)

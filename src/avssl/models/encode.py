@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-VIDEO_MEAN, VIDEO_STD, CROP = 0.421, 0.165, 88
+from avssl.media import SAMPLES_PER_FRAME, VIDEO_MEAN, VIDEO_STD
+from avssl.media import TRAIN_CROP as CROP
 
 
 def video_to_input(frames: np.ndarray) -> torch.Tensor:
@@ -27,7 +28,7 @@ def video_to_input(frames: np.ndarray) -> torch.Tensor:
 
 
 def _collate(items: list[torch.Tensor], modality: str) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-    hop = 640 if modality == "audio" else 1
+    hop = SAMPLES_PER_FRAME if modality == "audio" else 1
     frames = [int(x.shape[0]) // hop for x in items]
     T = max(frames)
     batch = items[0].new_zeros((len(items), T * hop, *items[0].shape[1:]))
@@ -95,7 +96,7 @@ def encode_dataset(checkpoint: str | Path, processed_dir: Any, output_path: str 
                 items.append(torch.as_tensor(np.asarray(sample["audio"]), dtype=torch.float32))
         groups: dict[int, list[int]] = {}
         for i, x in enumerate(items):
-            groups.setdefault(0 if modality == "video" else int(x.shape[0]) // 640, []).append(i)
+            groups.setdefault(0 if modality == "video" else int(x.shape[0]) // SAMPLES_PER_FRAME, []).append(i)
         for members in groups.values():
             x, pad, frames = _collate([items[i] for i in members], modality)
             out = encoder(x.to(device), pad.to(device)).float().cpu()

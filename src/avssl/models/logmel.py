@@ -2,10 +2,11 @@
 
 Why: a learned encoder is only worth its pre-training if its frozen features beat the signal-processing
 features it starts from. This module has no trainable weights; it emits, per 40 ms video frame, the same
-log-mel vector the Shukla audio pretext regresses (:class:`avssl.training.audio_attributes.AudioAttributes`:
-per-utterance z-normalised waveform, 25 ms STFT windows, 4 hops pooled per frame), then normalises every band
-over the utterance's real frames (cepstral mean/variance normalisation, the usual speaker/channel
-compensation for filterbank features). Same contract as the other encoders:
+log-mel vector the Shukla audio pretext regresses
+(:class:`avssl.models.shukla.audio_attributes.AudioAttributes`: per-utterance z-normalised waveform, 25 ms STFT
+windows, 4 hops pooled per frame), then normalises every band over the utterance's real frames (cepstral
+mean/variance normalisation, the usual speaker/channel compensation for filterbank features).
+Same contract as the other encoders:
 ``encoder(audio (B, N) raw 16 kHz, padding_mask (B, T) True=pad) -> (B, T, n_mels)``, padded frames zero.
 """
 
@@ -24,7 +25,7 @@ class LogMelEncoder(nn.Module):
 
     def __init__(self, n_mels: int = 40):
         super().__init__()
-        from avssl.training.audio_attributes import AudioAttributes
+        from avssl.models.shukla.audio_attributes import AudioAttributes
 
         if n_mels < 1:
             raise ValueError(f"n_mels must be >= 1, got {n_mels}")

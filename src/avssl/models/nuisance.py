@@ -21,12 +21,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from avssl.media import FPS
 from avssl.models.registry import register
 from avssl.models.shukla.waveform import HOP
 
 FEATURES = ("log_rms", "voiced", "position", "clip_length", "since_onset_s", "until_offset_s")
 VAD_RANGE_DB = 30.0
-FPS = 25.0
 
 
 class NuisanceEncoder(nn.Module):

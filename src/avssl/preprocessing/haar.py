@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from avssl.preprocessing.locator import Track
+from avssl.preprocessing.track import Track
 from avssl.preprocessing.smoothing import interp_rows, moving_average, moving_median
 from avssl.preprocessing.template_track import cut_template, match
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from avssl.data.mean_face import load_mean_face
+from avssl.media import MOUTH_ROI
+from avssl.preprocessing.mean_face import load_mean_face
 
 STABLE_POINTS = (28, 33, 36, 39, 42, 45, 48, 54)
 MOUTH_POINTS = tuple(range(48, 68))
@@ -97,14 +98,14 @@ def align_transforms(landmarks: np.ndarray, mean_face: np.ndarray, stable_points
 def crop_mouths(
     frames_gray: np.ndarray,
     landmarks: np.ndarray,
-    crop_size: int = 96,
+    crop_size: int = MOUTH_ROI,
     mean_face: np.ndarray | None = None,
     half_window: int = SMOOTH_HALF_WINDOW,
     stable_points=STABLE_POINTS,
 ) -> np.ndarray:
     """uint8 (T, crop, crop) mouth crops from uint8 (T, H, W) frames and (T, 68, 2) landmarks (NaN = missing).
 
-    ``mean_face`` defaults to :func:`avssl.data.mean_face.load_mean_face` (256 x 256 reference). Colour
+    ``mean_face`` defaults to :func:`avssl.preprocessing.mean_face.load_mean_face` (256 x 256 reference). Colour
     frames (T, H, W, 3, BGR) are converted to grayscale first.
     """
     frames = np.asarray(frames_gray)

@@ -12,7 +12,7 @@ import importlib
 import numpy as np
 
 from avssl.preprocessing.errors import ClipRejected, PreprocessError
-from avssl.preprocessing.locator import Track
+from avssl.preprocessing.track import Track
 
 
 def load_align():

@@ -27,6 +27,14 @@ def _plt():
     return plt
 
 
+def _save_png(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
@@ -60,12 +68,7 @@ def training_curves(runs: list[RunRecord], histories: dict[str, dict[str, list[t
             ax.plot(steps, vals)
             ax.set(title=k, xlabel="step")
         fig.suptitle(f"pre-training {method} (run {run.run_id[:8]})")
-        fig.tight_layout()
-        p = out_dir / f"training_curves_{method}.png"
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(p)
+        paths.append(_save_png(plt, fig, out_dir / f"training_curves_{method}.png"))
     if rows:
         fields = ["panel", "series", "method", "run_id", "metric", "step", "value"]
         paths.append(_write_csv(out_dir / "training_curves.csv", fields, rows))
@@ -107,12 +110,7 @@ def snr_curves(runs: list[RunRecord], fmt: Formatter, fraction: float, out_dir: 
                     ax.errorbar(x, y, yerr=e, marker="o", capsize=2, label=row_label(key[0], key[1], task))
             ax.set(title=f"{task}: {nz} noise", xlabel="SNR (dB)", ylabel=METRIC_LABELS.get(metric, metric))
             ax.legend(fontsize=6)
-        fig.tight_layout()
-        p = out_dir / f"snr_curves_{task}.png"
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(p)
+        paths.append(_save_png(plt, fig, out_dir / f"snr_curves_{task}.png"))
     if rows:
         paths.append(_write_csv(out_dir / "snr_curves.csv", list(rows[0]), rows))
     return paths
@@ -147,12 +145,7 @@ def label_fraction_curves(runs: list[RunRecord], fmt: Formatter, out_dir: Path) 
                 ax.errorbar(x, y, yerr=e, marker="o", capsize=2, label=row_label(key[0], key[1], task))
         ax.set(xscale="log", title=task, xlabel="label fraction", ylabel=METRIC_LABELS.get(metric, metric))
         ax.legend(fontsize=6)
-        fig.tight_layout()
-        p = out_dir / f"label_fraction_{task}.png"
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(p)
+        paths.append(_save_png(plt, fig, out_dir / f"label_fraction_{task}.png"))
     if rows:
         paths.append(_write_csv(out_dir / "label_fraction.csv", list(rows[0]), rows))
     return paths

@@ -117,14 +117,3 @@ def task_rows(rows, task: str) -> list[dict]:
     if spec.kind == "regression":
         return list(_rows(rows))
     return [r for r in _rows(rows) if has_label(r, spec.label_columns[0])]
-
-
-def label_subset(rows, fraction: float, seed: int) -> list[dict]:
-    """A seeded random ``fraction`` of ``rows`` (at least one) for the small-labelled-data study."""
-    import random
-
-    rows = list(rows)
-    if fraction >= 1:
-        return rows
-    k = max(1, int(round(fraction * len(rows))))
-    return sorted(random.Random(seed).sample(rows, k), key=lambda r: str(r["clip_id"]))

@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from avssl.media import SAMPLES_PER_FRAME
+
 
 def frame_padding_mask(batch: dict, n_frames: int) -> torch.Tensor | None:
     """The batch's (B, T) padding mask (True = padding) cropped/padded to the encoder's output length."""
@@ -59,7 +61,7 @@ class FinetuneObjective(nn.Module):
     def augment_input(self, x: torch.Tensor, batch: dict) -> torch.Tensor:
         if self.noise_augment is not None and self.modality == "audio":
             lengths = batch.get("lengths")
-            n_valid = None if lengths is None else lengths * 640
+            n_valid = None if lengths is None else lengths * SAMPLES_PER_FRAME
             x = self.noise_augment(x, n_valid, batch.get("speaker"))
         return x
 
@@ -87,7 +89,7 @@ class FinetuneObjective(nn.Module):
             if clip not in cache:
                 n = int(lengths[b])
                 with torch.no_grad():
-                    cache[clip] = self.encoder(x[b : b + 1, : n * 640])[0].detach()
+                    cache[clip] = self.encoder(x[b : b + 1, : n * SAMPLES_PER_FRAME])[0].detach()
             feats.append(cache[clip])
         t = max(int(lengths.max()), max(f.shape[0] for f in feats))
         out = feats[0].new_zeros(len(feats), t, feats[0].shape[-1])

@@ -18,6 +18,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from avssl.media import SAMPLES_PER_FRAME
 from avssl.tasks import time_mask as tm
 from avssl.tasks.base import FinetuneObjective
 from avssl.tasks.beam_search import BeamSearchConfig, LMFn, beam_search
@@ -121,7 +122,7 @@ class SpeechRecognitionObjective(FinetuneObjective):
         lengths = batch.get("lengths")
         if self.modality == "video":
             return tm.time_mask(x, lengths, **tm.VIDEO)
-        valid = None if lengths is None else lengths * 640
+        valid = None if lengths is None else lengths * SAMPLES_PER_FRAME
         return tm.time_mask(x, valid, **tm.AUDIO)
 
     def features(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import torch
 
-VIDEO = {"max_len": 10, "stride": 25}  # frames at 25 fps: < 0.4 s per 1 s
-AUDIO = {"max_len": 9600, "stride": 32000}  # samples at 16 kHz: < 0.6 s per 2 s
+from avssl.media import FPS, SAMPLE_RATE
+
+VIDEO = {"max_len": round(0.4 * FPS), "stride": FPS}  # frames: < 0.4 s per 1 s
+AUDIO = {"max_len": round(0.6 * SAMPLE_RATE), "stride": 2 * SAMPLE_RATE}  # samples: < 0.6 s per 2 s
 
 
 def time_mask(x: torch.Tensor, valid: torch.Tensor | None, max_len: int, stride: int,

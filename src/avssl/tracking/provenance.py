@@ -99,15 +99,6 @@ def hash_file(path: str | Path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def hash_files(paths: list[str | Path]) -> str:
-    """One hash over several files (names + contents), e.g. a manifest plus its shards' index."""
-    digest = hashlib.sha256()
-    for path in sorted(str(p) for p in paths):
-        digest.update(Path(path).name.encode())
-        digest.update(hash_file(path).encode())
-    return digest.hexdigest()
-
-
 def _skipped(rel: Path) -> bool:
     """Temporary files, locks and an MLflow store inside the folder: they change with every run, not the data."""
     from avssl.tracking.store import is_store_entry

@@ -1,24 +1,22 @@
 """Seeds, deterministic kernels and RNG snapshots: what makes a CPU run bit-identical and resumable.
 
-Every random stream is either derived from the master seed (:func:`derive_seed`, used for per-sample
-augmentation so results do not depend on worker count) or is a global generator whose state is saved in
-every checkpoint (:func:`rng_state` / :func:`set_rng_state`), so a resumed run continues the same streams.
+Every random stream is either derived from the master seed (:func:`avssl.data.seeds.derive_seed`, re-exported
+here; used for per-sample augmentation so results do not depend on worker count) or is a global generator
+whose state is saved in every checkpoint (:func:`rng_state` / :func:`set_rng_state`), so a resumed run
+continues the same streams.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 
 import numpy as np
 import torch
 
+from avssl.data.seeds import derive_seed
 
-def derive_seed(*parts: int | str) -> int:
-    """A 63-bit seed from any tuple (e.g. (seed, epoch, index)); stable across processes and platforms."""
-    digest = hashlib.blake2b("/".join(str(p) for p in parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & (2**63 - 1)
+__all__ = ["derive_seed", "seed_everything", "configure_determinism", "rng_state", "set_rng_state"]
 
 
 def seed_everything(seed: int) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-SAMPLES_PER_FRAME = 640
+from avssl.media import SAMPLES_PER_FRAME
 
 
 def expected_mask_fraction(mask_prob: float, span: int, mode: str = "fairseq", length: int | None = None) -> float:

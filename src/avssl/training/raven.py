@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from avssl.config.raven import RavenParams
+from avssl.media import SAMPLES_PER_FRAME
 from avssl.models.raven import Predictor, RavenEncoder, build_encoder
 from avssl.models.raven.block import DropPath
 from avssl.training.ema import cosine_momentum, ema_update_, make_teacher, set_teacher_mode
@@ -130,7 +131,7 @@ class RavenObjective(nn.Module):
         if video.ndim == 5:  # (B, T, 1, H, W)
             video = video.squeeze(2)
         B, T = video.shape[:2]
-        audio = audio[:, : T * 640]
+        audio = audio[:, : T * SAMPLES_PER_FRAME]
         padding_mask = batch.get("padding_mask")
         if padding_mask is None:
             lengths = batch.get("lengths")

@@ -5,7 +5,7 @@
   + identity skips, and an L1 on the lower face (the mouth region) pulls the generated video towards the
   real one. Copying the still frame is the trivial solution; beating it needs lip information from audio.
 * ``shukla_audio``: regress standardised per-frame audio attributes (MFCC, log-mel, log-energy, F0,
-  voicing; :mod:`avssl.training.audio_attributes`) from the encoder features with a small head (L1).
+  voicing; :mod:`avssl.models.shukla.audio_attributes`) from the encoder features with a small head (L1).
 * ``shukla_multitask``: both on one shared encoder, ``L = L_visual + audio_lambda * L_audio``.
 
 Only the raw-audio encoder is exported (arch ``shukla_audio``). Padding never enters a loss, a batch
@@ -21,10 +21,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from avssl.data.seeds import derive_seed
 from avssl.models.shukla import AttributeHead, FrameDecoder, IdentityEncoder, ShuklaAudioEncoder
+from avssl.models.shukla.audio_attributes import AudioAttributes, RunningStandardizer
 from avssl.models.shukla.waveform import HOP
-from avssl.training.audio_attributes import AudioAttributes, RunningStandardizer
-from avssl.training.determinism import derive_seed
 from avssl.training.health import feature_health
 
 METHODS = ("shukla_visual", "shukla_audio", "shukla_multitask")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from avssl.media import FPS
+
 
 def smooth_walk(n: int, std: float, corr: float, rng: np.random.Generator) -> np.ndarray:
     """AR(1) sequence of length ``n`` with stationary std ``std`` and lag-1 correlation ``corr``."""
@@ -29,7 +31,7 @@ def word_affect(
     return a, v
 
 
-def frame_trace(values: np.ndarray, centres_s: np.ndarray, n_frames: int, fps: float = 25.0) -> np.ndarray:
+def frame_trace(values: np.ndarray, centres_s: np.ndarray, n_frames: int, fps: float = float(FPS)) -> np.ndarray:
     """Interpolate per-word values placed at word centres (seconds) to ``n_frames`` frames, then smooth
     (Gaussian, sigma 3 frames) so the trace is continuous; constant before the first / after the last word."""
     t = (np.arange(n_frames) + 0.5) / fps

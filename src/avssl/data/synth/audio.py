@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-SR = 16000
-SAMPLES_PER_FRAME = 640  # 16 kHz / 25 fps
+from avssl.media import SAMPLE_RATE as SR
+from avssl.media import SAMPLES_PER_FRAME
+
 _UP, _DOWN = 320, 441  # 16000 / 22050
 
 

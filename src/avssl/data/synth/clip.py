@@ -15,8 +15,8 @@ import numpy as np
 
 from avssl.data.synth import affect, audio, emotion, motion, visemes, vocab
 from avssl.data.synth.plan import ClipSpec
+from avssl.media import FPS
 
-FPS = 25
 WORD_FRAMES = 29  # 1.16 s, as in LRW
 FOURCC = "mp4v"  # deterministic here and read back by OpenCV; H.264 is not available
 COLUMNS = (

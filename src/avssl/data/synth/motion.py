@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from avssl.media import FPS
+
 FRAME = 224
 
 
-def head_motion(n_frames: int, amount: float, rng: np.random.Generator, fps: float = 25.0) -> np.ndarray:
+def head_motion(n_frames: int, amount: float, rng: np.random.Generator, fps: float = float(FPS)) -> np.ndarray:
     """float32[T,4]: (tx px, ty px, relative scale, rotation deg) per frame."""
     t = np.arange(n_frames) / fps
     amps = np.array([9.0, 7.0, 0.05, 4.0]) * amount

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from avssl.data.synth.plan import ClipSpec, make_plan
+from avssl.media import FPS
 from avssl.progress import progress
 
 GENERATOR_VERSION = "1"
@@ -117,9 +118,9 @@ def run_synth(params, output: Path, run=None, threads: int = 1) -> dict:
     montage = write_montage(out, ordered, sp.montage_clips)
     run.log_artifact(montage)
 
-    total = sum(r["n_frames"] for r in ordered) / 25.0
+    total = sum(r["n_frames"] for r in ordered) / FPS
     made = {c.clip_id for c in todo}
-    made_seconds = sum(r["n_frames"] for r in ordered if r["clip_id"] in made) / 25.0
+    made_seconds = sum(r["n_frames"] for r in ordered if r["clip_id"] in made) / FPS
     metrics = {
         "n_clips": len(ordered),
         "n_word_clips": sum(r["kind"] == "word" for r in ordered),

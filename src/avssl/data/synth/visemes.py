@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from avssl.media import FPS
+
 # class index, name
 VISEME_CLASSES: tuple[str, ...] = (
     "sil", "bilabial", "labiodental", "dental", "alveolar", "postalveolar", "velar", "rounded",
@@ -54,7 +56,7 @@ def phoneme_targets(name: str) -> tuple[float, float, float, int]:
 
 
 def viseme_track(
-    phonemes: list[tuple[str, float]], end_s: float, n_frames: int, fps: float = 25.0, offset_s: float = 0.0
+    phonemes: list[tuple[str, float]], end_s: float, n_frames: int, fps: float = float(FPS), offset_s: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frame-level (openness, rounding, spreading) float32[T,3] and viseme class int16[T].
 

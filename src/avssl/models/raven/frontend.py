@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from avssl.media import SAMPLES_PER_FRAME
 from avssl.models.raven.resnet import ResNet1D, ResNet2D
 
-SAMPLES_PER_FRAME = 640  # 16 kHz audio / 25 fps video
 
 
 class VideoFrontend(nn.Module):

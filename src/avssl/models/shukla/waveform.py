@@ -10,9 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-SAMPLE_RATE = 16000
-FPS = 25
-HOP = SAMPLE_RATE // FPS  # 640 samples per 40 ms video frame
+from avssl.media import SAMPLE_RATE
+from avssl.media import SAMPLES_PER_FRAME as HOP
 
 
 def sample_mask(padding_mask: Tensor | None, batch: int, n_samples: int, device: torch.device) -> Tensor:

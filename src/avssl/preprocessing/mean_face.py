@@ -1,7 +1,8 @@
 """The 68-point mean face that mouth cropping aligns every frame to.
 
 ``mean_face_68.csv`` (next to this module) holds 68 iBUG-ordered (x, y) points in a 256 x 256 reference
-frame; it is derived by :mod:`avssl.data.derive_mean_face`, whose docstring explains every proportion.
+frame; it is derived by :mod:`avssl.preprocessing.derive_mean_face`, whose docstring explains every
+proportion.
 Pass ``path`` to use another template (e.g. auto-AVSR's mean face exported as .npy/.csv) without code
 changes; any 68 x 2 array in a 256 x 256 frame works.
 """

@@ -16,7 +16,7 @@ project builds its own, reproducibly, from a few documented proportions:
   contour orders follow the iBUG 300-W 68-point convention (0-16 jaw, 17-26 brows, 27-35 nose,
   36-47 eyes, 48-59 outer lips, 60-67 inner lips; image-left first).
 
-Run ``python -m avssl.data.derive_mean_face`` to regenerate the CSV (byte-identical output).
+Run ``python -m avssl.preprocessing.derive_mean_face`` to regenerate the CSV (byte-identical output).
 """
 
 from __future__ import annotations
