@@ -61,5 +61,14 @@ def test_run_pretrain_keep_checkpoint_and_unknown_method(fake_source, tmp_path):
         pretrain.run_pretrain(_params(), "simclr", tmp_path, tmp_path / "x", progress=False)
 
 
+def test_raven_steps_override_only_raven(fake_source, tmp_path):
+    """`raven.steps` gives RAVEn its own budget (default preset: 600) without touching the Shukla methods."""
+    params = _params(steps=3)
+    params.raven = SimpleNamespace(steps=5)
+    assert pretrain.run_pretrain(params, "raven", tmp_path, tmp_path / "r", progress=False)["steps"] == 5
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["steps"] == 5
+    assert pretrain.run_pretrain(params, "shukla_audio", tmp_path, tmp_path / "s", progress=False)["steps"] == 3
+
+
 def test_train_params_default_when_section_missing():
     assert isinstance(pretrain.train_params(SimpleNamespace()), TrainParams)

@@ -16,7 +16,16 @@ from avssl.config.base import Section
 TaskName = Literal["emotion", "affect", "words_audio", "words_video", "asr", "vsr"]
 
 
-class OptimParams(Section):
+class FrozenProbeParams(Section):
+    """How a frozen encoder's features reach the head (every task)."""
+
+    frozen_feature_norm: bool = Field(
+        True, description="Standardise a frozen encoder's features per dimension (BatchNorm without affine over "
+        "valid frames, MAE's linear-probe protocol) before the head, so frozen rows compare representations, "
+        "not their scales. Fine-tuned encoders are not affected.")
+
+
+class OptimParams(FrozenProbeParams):
     """Optimisation shared by every downstream task."""
 
     optimizer: Literal["adam", "adamw"] = Field("adam", description="Optimiser (Shukla protocol: Adam).")
@@ -41,7 +50,7 @@ class ClassifierTaskParams(OptimParams):
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing (classification).")
 
 
-class SpeechRecognitionParams(Section):
+class SpeechRecognitionParams(FrozenProbeParams):
     """Sentence ASR/VSR (RAVEn fine-tuning, 30 h Base setting)."""
 
     lr_encoder: float = Field(1e-3, gt=0, description="Encoder peak lr (before layer-wise decay).")

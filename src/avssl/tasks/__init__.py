@@ -38,7 +38,8 @@ def _build_classifier(encoder, feat_dim, p, *, num_classes, modality, freeze_enc
     return ClassificationObjective(encoder, modality, feat_dim, num_classes, hidden=p.hidden, layers=p.layers,
                                    dropout=p.dropout, freeze_encoder=freeze_encoder, lr_head=p.lr_head,
                                    lr_encoder=p.lr_encoder, weight_decay=p.weight_decay, betas=tuple(p.betas),
-                                   label_smoothing=p.label_smoothing, noise_augment=noise_augment)
+                                   label_smoothing=p.label_smoothing, noise_augment=noise_augment,
+                                   feature_norm=p.frozen_feature_norm)
 
 
 def _build_affect(encoder, feat_dim, p, *, modality, freeze_encoder=False, noise_augment=None, **_):
@@ -46,7 +47,8 @@ def _build_affect(encoder, feat_dim, p, *, modality, freeze_encoder=False, noise
 
     return AffectObjective(encoder, modality, feat_dim, hidden=p.hidden, layers=p.layers, dropout=p.dropout,
                            freeze_encoder=freeze_encoder, lr_head=p.lr_head, lr_encoder=p.lr_encoder,
-                           weight_decay=p.weight_decay, betas=tuple(p.betas), noise_augment=noise_augment)
+                           weight_decay=p.weight_decay, betas=tuple(p.betas), noise_augment=noise_augment,
+                           feature_norm=p.frozen_feature_norm)
 
 
 def _build_speech(encoder, feat_dim, p, *, modality, tokenizer, freeze_encoder=False, decoding=None,
@@ -59,7 +61,7 @@ def _build_speech(encoder, feat_dim, p, *, modality, tokenizer, freeze_encoder=F
         ctc_weight=p.ctc_weight, label_smoothing=p.label_smoothing, freeze_encoder=freeze_encoder,
         lr_encoder=p.lr_encoder, lr_head=p.lr_head, layer_decay=p.layer_decay, weight_decay=p.weight_decay,
         betas=tuple(p.betas), time_masking=p.time_masking, decoding=decoding, noise_augment=noise_augment,
-        frozen_adapter_kernel=p.frozen_adapter_kernel)
+        frozen_adapter_kernel=p.frozen_adapter_kernel, feature_norm=p.frozen_feature_norm)
 
 
 TASKS: dict[str, TaskSpec] = {

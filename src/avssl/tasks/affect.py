@@ -30,8 +30,8 @@ class AffectObjective(FinetuneObjective):
     def __init__(self, encoder: nn.Module, modality: str, feat_dim: int, *, n_outputs: int = 2, hidden: int = 256,
                  layers: int = 2, dropout: float = 0.0, freeze_encoder: bool = False, lr_head: float = 1e-4,
                  lr_encoder: float = 1e-4, weight_decay: float = 0.0, betas: tuple = (0.9, 0.999),
-                 noise_augment=None, target_key: str = "affect"):
-        super().__init__(encoder, modality, freeze_encoder, noise_augment)
+                 noise_augment=None, target_key: str = "affect", feature_norm: bool = False):
+        super().__init__(encoder, modality, freeze_encoder, noise_augment, feat_dim if feature_norm else None)
         self.head = BiGRUHead(feat_dim, hidden, layers, dropout)
         self.regressor = nn.Linear(self.head.out_dim, n_outputs)
         self.target_key = target_key

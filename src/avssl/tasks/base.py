@@ -12,13 +12,16 @@ subclasses (time masking for ASR/VSR with a fine-tuned encoder). A frozen audio 
 augmented has fixed features, so they are computed once per clip (:meth:`FinetuneObjective._cacheable`).
 
 Frozen encoder: no gradients, kept in eval mode (BatchNorm statistics and dropout must not change — the
-"frozen" baseline measures the pre-trained representation as is), excluded from the optimiser.
+"frozen" baseline measures the pre-trained representation as is), excluded from the optimiser. Its features are
+standardised per dimension before the head when ``feature_norm_dim`` is given (:mod:`avssl.tasks.feature_norm`).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from avssl.tasks.feature_norm import FrameStandardiser
 
 from avssl.media import SAMPLES_PER_FRAME
 
@@ -39,7 +42,8 @@ def frame_padding_mask(batch: dict, n_frames: int) -> torch.Tensor | None:
 
 
 class FinetuneObjective(nn.Module):
-    def __init__(self, encoder: nn.Module, modality: str, freeze_encoder: bool = False, noise_augment=None):
+    def __init__(self, encoder: nn.Module, modality: str, freeze_encoder: bool = False, noise_augment=None,
+                 feature_norm_dim: int | None = None):
         super().__init__()
         self.noise_augment = noise_augment
         if modality not in ("audio", "video"):
@@ -51,6 +55,8 @@ class FinetuneObjective(nn.Module):
             for p in self.encoder.parameters():
                 p.requires_grad_(False)
             self.encoder.eval()
+        # frozen features are standardised per dimension before the head (avssl.tasks.feature_norm explains why)
+        self.feature_norm = FrameStandardiser(feature_norm_dim) if freeze_encoder and feature_norm_dim else None
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -101,7 +107,7 @@ class FinetuneObjective(nn.Module):
         """(features (B, T, D), padding mask (B, T) or None); inputs are augmented in train mode."""
         if self._cacheable(batch):
             feats = self._cached_features(batch)
-            return feats, frame_padding_mask(batch, feats.shape[1])
+            return self._standardise(feats, frame_padding_mask(batch, feats.shape[1]))
         x = batch[self.modality]
         if self.training:
             x = self.augment_input(x, batch)
@@ -111,7 +117,10 @@ class FinetuneObjective(nn.Module):
                 feats = self.encoder(x, padding_mask=pm)
         else:
             feats = self.encoder(x, padding_mask=pm)
-        return feats, frame_padding_mask(batch, feats.shape[1])
+        return self._standardise(feats, frame_padding_mask(batch, feats.shape[1]))
+
+    def _standardise(self, feats: torch.Tensor, pm: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return (feats if self.feature_norm is None else self.feature_norm(feats, pm)), pm
 
     def encoders(self) -> dict[str, nn.Module]:
         return {self.modality: self.encoder}

@@ -20,8 +20,8 @@ class ClassificationObjective(FinetuneObjective):
                  hidden: int = 256, layers: int = 2, dropout: float = 0.0, freeze_encoder: bool = False,
                  lr_head: float = 1e-4, lr_encoder: float = 1e-4, weight_decay: float = 0.0,
                  betas: tuple = (0.9, 0.999), noise_augment=None, label_key: str = "label",
-                 label_smoothing: float = 0.0):
-        super().__init__(encoder, modality, freeze_encoder, noise_augment)
+                 label_smoothing: float = 0.0, feature_norm: bool = False):
+        super().__init__(encoder, modality, freeze_encoder, noise_augment, feat_dim if feature_norm else None)
         self.head = BiGRUHead(feat_dim, hidden, layers, dropout)
         self.classifier = nn.Linear(self.head.out_dim, num_classes)
         self.num_classes, self.label_key, self.label_smoothing = num_classes, label_key, label_smoothing

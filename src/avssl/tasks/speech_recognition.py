@@ -81,8 +81,9 @@ class SpeechRecognitionObjective(FinetuneObjective):
                  ctc_weight: float = 0.1, label_smoothing: float = 0.1, freeze_encoder: bool = False,
                  lr_encoder: float = 1e-3, lr_head: float = 5e-3, layer_decay: float = 0.5,
                  weight_decay: float = 0.1, betas: tuple = (0.9, 0.98), time_masking: bool = True,
-                 decoding: BeamSearchConfig | None = None, noise_augment=None, frozen_adapter_kernel: int = 0):
-        super().__init__(encoder, modality, freeze_encoder, noise_augment)
+                 decoding: BeamSearchConfig | None = None, noise_augment=None, frozen_adapter_kernel: int = 0,
+                 feature_norm: bool = False):
+        super().__init__(encoder, modality, freeze_encoder, noise_augment, adim if feature_norm else None)
         # Frozen encoders only: a fine-tuned model keeps the official module tree (released checkpoints load).
         use_adapter = freeze_encoder and frozen_adapter_kernel > 0
         self.adapter = TemporalAdapter(adim, frozen_adapter_kernel) if use_adapter else None

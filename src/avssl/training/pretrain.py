@@ -86,6 +86,9 @@ def run_pretrain(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     cfg = train_params(params)
+    own_steps = getattr(getattr(params, "raven", None), "steps", None) if method == "raven" else None
+    if own_steps is not None:  # RAVEn's own budget (config.json records it)
+        cfg = cfg.model_copy(update={"steps": own_steps, "epochs": None})
     seed = determinism.derive_seed(params.study.seed + cfg.seed_offset, "pretrain", method)
     info = distributed.init_distributed(cfg.device)
 
