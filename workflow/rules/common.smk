@@ -127,7 +127,8 @@ def stage_params(name):
 
 
 # Where each rule's threads and resources come from: params `resources.<key>` (scales with the preset).
-RESOURCE_KEYS = {"preprocess_part_dataset": "preprocess_part", "finetune_scratch": "finetune"}
+RESOURCE_KEYS = {"preprocess_part_dataset": "preprocess_part", "finetune_scratch": "finetune",
+                 "finetune_frozen": "finetune", "evaluate_frozen": "evaluate", "features": "evaluate"}
 # How GPU stages ask SLURM for their GPU (one switch, read when the rules are parsed; see the slurm profile):
 # `gpus` -> --gpus=N (select/cons_tres), `gres` -> --gres=gpu:N, `none` -> no GPU request (CPU-only cluster).
 GPU_REQUEST = os.environ.get("AVSSL_SLURM_GPU", "gpus").strip().lower()
@@ -145,7 +146,8 @@ def stage_threads(name):
     res = RESOLVED["resources"][RESOURCE_KEYS.get(name, name)]
     if "threads" in res:
         return res["threads"]
-    if name in ("pretrain", "finetune", "finetune_scratch", "evaluate"):
+    if name in ("pretrain", "finetune", "finetune_scratch", "finetune_frozen", "evaluate", "evaluate_frozen",
+                "features"):
         procs = max(1, GPUS_PER_JOB) if stage(name).gpu else 1
         return procs * (1 + RESOLVED["train"]["num_workers"])
     return 1

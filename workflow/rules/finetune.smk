@@ -1,5 +1,8 @@
 # Stage `finetune`: one job (and MLflow run) per (task, init, mode, label fraction, seed).
-# Two rules, one command: pre-trained inits depend on their pre-training job, scratch/random do not.
+# Three rules, one command: pre-trained inits depend on their pre-training job, scratch/random do not, and a
+# frozen pre-trained encoder's heads also read its cached features (rule `features`).
+
+ruleorder: finetune_frozen > finetune
 
 
 rule finetune:
@@ -12,7 +15,7 @@ rule finetune:
     wildcard_constraints:
         task=choices("finetune", "task"),
         init=choices("finetune", "init"),
-        mode="frozen|finetuned",
+        mode=choices("finetune", "mode"),
         fraction=r"[0-9.e-]+",
         seed=r"\d+",
     threads: stage_threads("finetune")
@@ -25,6 +28,31 @@ rule finetune:
         GPU_ENV
     shell:
         stage_command("finetune")
+
+
+rule finetune_frozen:
+    input:
+        *stage_inputs("finetune_frozen"),
+    output:
+        *stage_outputs("finetune_frozen"),
+    log:
+        "logs/finetune/{task}/{init}-{mode}-f{fraction}-s{seed}.log",
+    wildcard_constraints:
+        task=choices("finetune_frozen", "task"),
+        init=choices("finetune_frozen", "init"),
+        mode=choices("finetune_frozen", "mode"),
+        fraction=r"[0-9.e-]+",
+        seed=r"\d+",
+    threads: stage_threads("finetune_frozen")
+    resources:
+        **stage_resources("finetune_frozen"),
+    params:
+        sections=stage_params("finetune_frozen"),
+        launch=launcher,
+    conda:
+        GPU_ENV
+    shell:
+        stage_command("finetune_frozen")
 
 
 rule finetune_scratch:
