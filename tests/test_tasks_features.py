@@ -138,3 +138,28 @@ def test_cached_features_need_a_frozen_encoder(tmp_path, corpus, params, pretrai
     with pytest.raises(ValueError, match="frozen"):
         run_finetune(params, "emotion", "shukla_audio", "finetuned", 1.0, 0, "unused", tmp_path / "ft",
                      pretrained=pretrained, progress=False, features=tmp_path / "feat")
+
+
+def test_every_frozen_pretrained_job_reads_its_features_and_no_other_job_does():
+    """The stage table: each fine-tuning/evaluation job in exactly one rule; frozen pre-trained ones depend on
+    their init's `features` job, which exists exactly for those inits."""
+    from avssl.config import load_params
+    from avssl.stages import BY_NAME, FEATURES_DIR, feature_jobs, finetune_jobs, job_deps
+
+    root = Path(__file__).resolve().parents[1]
+    for preset in ("params.yaml", ".test/params.yaml"):
+        params = load_params([root / preset]).model_dump(mode="json")
+        key = lambda j: tuple(j[w] for w in ("task", "init", "mode", "fraction", "seed"))  # noqa: E731
+        for group in (("finetune", "finetune_frozen", "finetune_scratch"), ("evaluate", "evaluate_frozen")):
+            keys = [key(j) for name in group for j in BY_NAME[name].jobs(params)]
+            assert sorted(keys) == sorted(key(j) for j in finetune_jobs(params)), (preset, group)
+        frozen = [j for j in finetune_jobs(params) if j["mode"] == "frozen" and j["init"] in
+                  ("raven", "shukla_visual", "shukla_audio", "shukla_multitask")]  # fmt: skip
+        assert frozen, preset
+        assert {j["init"] for j in feature_jobs(params)} == {j["init"] for j in frozen}
+        for name in ("finetune_frozen", "evaluate_frozen"):
+            for job in BY_NAME[name].jobs(params):
+                assert FEATURES_DIR.format(**job) in job_deps(BY_NAME[name], params, job)
+        for name in ("finetune", "finetune_scratch", "evaluate"):
+            for job in BY_NAME[name].jobs(params):
+                assert not any(d.startswith("results/features") for d in job_deps(BY_NAME[name], params, job))
