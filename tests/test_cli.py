@@ -12,7 +12,7 @@ from avssl.cli import build_parser
 from tests.conftest import env_with_venv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["synth", "preprocess", "pretrain", "encode", "index", "acquire", "params", "schema", "dvc-yaml"]
+STAGES = ["synth", "preprocess", "pretrain", "features", "encode", "index", "acquire", "params", "schema", "dvc-yaml"]
 
 
 def run_cli(*args, cwd=None):
@@ -41,7 +41,7 @@ def test_every_subcommand_explains_itself(stage):
     sub = parser._subparsers._group_actions[0].choices[stage]
     text = sub.format_help()
     assert len(text) > 200
-    if stage in ("synth", "preprocess", "pretrain"):
+    if stage in ("synth", "preprocess", "pretrain", "features"):
         assert "params read:" in text and "--params" in text and "--output" in text
 
 

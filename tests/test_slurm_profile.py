@@ -20,8 +20,11 @@ import yaml
 from conftest import REPO, env_with_venv, tool
 
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
-GPU_RULES = {"pretrain", "finetune", "finetune_scratch"}
-CPU_RULES = {"synthesize", "preprocess_part", "preprocess", "evaluate", "report"}
+GPU_RULES = {"pretrain", "finetune", "finetune_scratch", "finetune_frozen"}
+CPU_RULES = {"synthesize", "preprocess_part", "preprocess", "features", "evaluate", "evaluate_frozen", "report"}
+# rules that take another stage's `resources` entry (workflow/rules/common.smk RESOURCE_KEYS)
+RESOURCE_OF = {"finetune_scratch": "finetune", "finetune_frozen": "finetune", "evaluate_frozen": "evaluate",
+               "features": "evaluate"}
 
 
 def _preview_module():
@@ -98,9 +101,10 @@ def test_tiny_preset_asks_for_what_its_params_say(tiny):
     jobs, _ = tiny
     res_params = _tiny_params()["resources"]
     seen = {j["rule"] for j in jobs}
-    assert {"synthesize", "preprocess_part", "preprocess", "pretrain", "finetune", "evaluate", "report"} <= seen
+    assert {"synthesize", "preprocess_part", "preprocess", "pretrain", "features", "finetune_frozen", "evaluate",
+            "evaluate_frozen", "report"} <= seen
     for job in jobs:
-        key = {"finetune_scratch": "finetune"}.get(job["rule"], job["rule"])
+        key = RESOURCE_OF.get(job["rule"], job["rule"])
         want = res_params[key]
         assert int(job["resources"]["mem_mb"]) == want["mem_mb"] <= 4000, job
         assert int(job["resources"]["runtime"]) == want["runtime"], job

@@ -189,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_job(p)
     p.add_argument("--input", required=True, type=Path, help="processed shard folder")
     p.add_argument("--pretrained", type=Path, help="pre-training output folder (pre-trained inits)")
+    p.add_argument("--features", type=Path, help="the frozen encoder's cached features (`avssl features` output): "
+                   "training (unless its input is augmented) and validation read them instead of encoding")
     p.add_argument("--output", required=True, type=Path, help="output folder")
 
     p = _stage_parser(
@@ -206,7 +208,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_job(p)
     p.add_argument("--input", required=True, type=Path, help="processed shard folder")
     p.add_argument("--finetuned", required=True, type=Path, help="fine-tuning output folder")
+    p.add_argument("--features", type=Path, help="the frozen encoder's cached features (`avssl features` output), "
+                   "read instead of encoding every condition")
     p.add_argument("--output", required=True, type=Path, help="output folder")
+
+    p = _stage_parser(
+        sub,
+        "features",
+        "Encode every clip once with a frozen pre-trained encoder (stage `features`).",
+        "The features of a frozen encoder do not depend on the task, label fraction or seed: they are computed\n"
+        "once here and every frozen head (finetune/evaluate --features) reads them. Audio: every clip clean and\n"
+        "the test clips under every evaluation noise condition (the same deterministic noise as `avssl evaluate`);\n"
+        "video: validation and test clips, clean. Each clip is encoded alone (batch of one, no padding).\n\n"
+        "output: DIR/manifest.json, DIR/<modality>/<condition>.safetensors ({clip_id: float32 (T, D)}).",
+        "study.seed, evaluate.snrs, evaluate.noise_types, evaluate.noise_seed, evaluate.babble_speakers",
+    )
+    _add_common(p)
+    p.add_argument("--init", required=True, choices=["raven", "shukla_visual", "shukla_audio", "shukla_multitask"])
+    p.add_argument("--input", required=True, type=Path, help="processed shard folder")
+    p.add_argument("--pretrained", required=True, type=Path, help="pre-training output folder of --init")
+    p.add_argument("--output", required=True, type=Path, help="output folder, e.g. results/features/raven")
 
     p = _stage_parser(
         sub,
@@ -557,6 +578,11 @@ def cmd_finetune(args) -> None:
         raise CliError(f"--init {args.init} has no weights to fine-tune: use --mode frozen")
     if args.init in PRETRAINED_INITS and args.pretrained is None:
         raise CliError(f"--init {args.init} needs --pretrained (e.g. results/pretrain/{args.init})")
+    if args.features is not None and (args.mode != "frozen" or args.init not in PRETRAINED_INITS):
+        raise CliError(f"--features: cached features stand for a frozen pre-trained encoder, not --init {args.init} "
+                       f"--mode {args.mode}")
+    if args.features is not None and not (args.features / "manifest.json").is_file():
+        raise CliError(f"--features {args.features}: no manifest.json (run `avssl features` first)")
     if not (args.input / "index.csv").is_file():
         raise CliError(f"--input {args.input}: no index.csv (run `avssl preprocess` first)")
     threads = _threads(args, torch_threads=1)
@@ -567,7 +593,8 @@ def cmd_finetune(args) -> None:
     try:
         with _tracking(args, params, "finetune", input_hash=fingerprint_dir(args.input), tags=_job_tags(args)) as run:
             metrics = run_finetune(params, args.task, args.init, args.mode, args.fraction, args.seed, args.input,
-                                   args.output, pretrained=args.pretrained, run=run, threads=threads)
+                                   args.output, pretrained=args.pretrained, run=run, threads=threads,
+                                   features=args.features)
             run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
     except Preempted as exc:
         print(f"avssl finetune: preempted at step {exc.step}; checkpoint saved, re-run to resume", file=sys.stderr)
@@ -579,12 +606,30 @@ def cmd_evaluate(args) -> None:
     _check_fraction(args)
     if not (args.finetuned / "config.json").is_file():
         raise CliError(f"--finetuned {args.finetuned}: no config.json (run `avssl finetune` first)")
+    if args.features is not None and not (args.features / "manifest.json").is_file():
+        raise CliError(f"--features {args.features}: no manifest.json (run `avssl features` first)")
     threads = _threads(args, torch_threads=1)
     from avssl.tasks.evaluate import run_evaluate
     from avssl.tracking.provenance import fingerprint_dir
 
     with _tracking(args, params, "evaluate", input_hash=fingerprint_dir(args.input), tags=_job_tags(args)) as run:
-        run_evaluate(params, args.finetuned, args.input, args.output, run=run, threads=threads)
+        run_evaluate(params, args.finetuned, args.input, args.output, run=run, threads=threads,
+                     features=args.features)
+
+
+def cmd_features(args) -> None:
+    params = _load(args)
+    if not (args.pretrained / "config.json").is_file():
+        raise CliError(f"--pretrained {args.pretrained}: no config.json (run `avssl pretrain --method {args.init}`)")
+    if not (args.input / "index.csv").is_file():
+        raise CliError(f"--input {args.input}: no index.csv (run `avssl preprocess` first)")
+    threads = _threads(args, torch_threads=1)
+    from avssl.tasks.features import run_features
+    from avssl.tracking.provenance import fingerprint_dir
+
+    tags = {"init": args.init, "method": args.init}
+    with _tracking(args, params, "features", input_hash=fingerprint_dir(args.input), tags=tags) as run:
+        run_features(params, args.init, args.pretrained, args.input, args.output, run=run, threads=threads)
 
 
 def cmd_report(args) -> None:
@@ -710,6 +755,7 @@ COMMANDS = {
     "pretrain": cmd_pretrain,
     "finetune": cmd_finetune,
     "evaluate": cmd_evaluate,
+    "features": cmd_features,
     "report": cmd_report,
     "reproduce": cmd_reproduce,
     "encode": cmd_encode,

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from avssl.stages import STAGES, strip_dir
 
-PER_TASK = ("finetune", "finetune_scratch", "evaluate")
-GROUP_NAMES = {"finetune_scratch": "finetune"}  # one table for both finetune rules
+PER_TASK = ("finetune", "finetune_scratch", "finetune_frozen", "evaluate", "evaluate_frozen")
+# one table for the finetune rules, one for the evaluate rules
+GROUP_NAMES = {"finetune_scratch": "finetune", "finetune_frozen": "finetune", "evaluate_frozen": "evaluate"}
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, object]:

@@ -103,6 +103,20 @@ def _pretrained(jobs: list[dict]) -> list[dict]:
     return [j for j in jobs if j["init"] in PRETRAINED_INITS]
 
 
+def uses_features(job: dict) -> bool:
+    """A frozen pre-trained encoder: its features come from the `features` stage (computed once per init).
+
+    `random` is frozen too, but its weights are drawn from each job's own seed, and `logmel` / `nuisance` are
+    weightless front ends as cheap as reading a cached copy: those encode in the job itself."""
+    return job["init"] in PRETRAINED_INITS and job.get("mode") == "frozen"
+
+
+def feature_jobs(params: dict) -> list[dict]:
+    """One `features` job per pre-trained init that some fine-tuning job uses frozen."""
+    inits = {j["init"] for j in finetune_jobs(params) if uses_features(j)}
+    return [{"init": i} for i in PRETRAINED_INITS if i in inits]
+
+
 def _from_scratch(jobs: list[dict]) -> list[dict]:
     return [j for j in jobs if j["init"] not in PRETRAINED_INITS]
 
@@ -181,6 +195,7 @@ PART_DIR = "data/preprocess_parts/{part}"
 PRETRAIN_DIR = "results/pretrain/{method}"
 FT_DIR = "results/finetune/{task}/{init}-{mode}/f{fraction}-s{seed}"
 EVAL_DIR = "results/evaluate/{task}/{init}-{mode}/f{fraction}-s{seed}"
+FEATURES_DIR = "results/features/{init}"
 FT_WILDCARDS = ("task", "init", "mode", "fraction", "seed")
 FT_LOG = "{task}/{init}-{mode}-f{fraction}-s{seed}.log"  # under logs/<stage>/
 FT_CONSTRAINTS = (("mode", "frozen|finetuned"), ("fraction", r"[0-9.e-]+"), ("seed", r"\d+"))
@@ -193,14 +208,16 @@ def _report_deps(params: dict) -> list[str]:
     return [f"{EVAL_DIR}/metrics.json".format(**job) for job in finetune_jobs(params)]
 
 
-def _finetune(name: str, grid: Callable[[dict], list[dict]], pretrained: bool) -> Stage:
+def _finetune(name: str, grid: Callable[[dict], list[dict]], pretrained: bool, features: bool = False) -> Stage:
     return Stage(
         name=name,
         command="finetune",
         args=(*FT_ARGS, ("--input", "data/processed"),
               *((("--pretrained", "results/pretrain/{init}"),) if pretrained else ()),
+              *((("--features", FEATURES_DIR),) if features else ()),
               ("--output", FT_DIR)),  # fmt: skip
-        deps=("data/processed/", *(("results/pretrain/{init}/model.safetensors",) if pretrained else ())),
+        deps=("data/processed/", *(("results/pretrain/{init}/model.safetensors",) if pretrained else ()),
+              *((f"{FEATURES_DIR}/",) if features else ())),
         outs=(f"{FT_DIR}/model.safetensors", f"{FT_DIR}/config.json"),
         metrics=(f"{FT_DIR}/metrics.json",),
         plots=(f"{FT_DIR}/training_curves.png",),
@@ -210,9 +227,33 @@ def _finetune(name: str, grid: Callable[[dict], list[dict]], pretrained: bool) -
         threads="loader",
         gpu=True,
         description="Fine-tune one (task, init, mode, label fraction, seed)"
-        + (" from a pre-trained encoder." if pretrained else " from a random encoder."),
+        + (" on the cached features of a frozen pre-trained encoder." if features
+           else " from a pre-trained encoder." if pretrained else " from a random encoder."),
         log="logs/finetune/" + FT_LOG,
         resources="finetune",
+        constraints=FT_CONSTRAINTS,
+    )
+
+
+def _evaluate(name: str, grid: Callable[[dict], list[dict]], features: bool) -> Stage:
+    return Stage(
+        name=name,
+        command="evaluate",
+        args=(*FT_ARGS, ("--input", "data/processed"), ("--finetuned", FT_DIR),
+              *((("--features", FEATURES_DIR),) if features else ()), ("--output", EVAL_DIR)),  # fmt: skip
+        deps=("data/processed/", f"{FT_DIR}/model.safetensors", f"{FT_DIR}/config.json",
+              *((f"{FEATURES_DIR}/",) if features else ())),
+        outs=(f"{EVAL_DIR}/predictions.csv",),
+        metrics=(f"{EVAL_DIR}/metrics.json",),
+        plots=(f"{EVAL_DIR}/snr_curve.png",),
+        params=("study", "evaluate"),
+        grid=grid,
+        wildcards=FT_WILDCARDS,
+        threads="loader",
+        description="Evaluate one fine-tuned model, clean and at every SNR / noise type"
+        + (" (from the cached features of its frozen encoder)." if features else "."),
+        log="logs/evaluate/" + FT_LOG,
+        resources="evaluate",
         constraints=FT_CONSTRAINTS,
     )
 
@@ -317,24 +358,28 @@ STAGES: tuple[Stage, ...] = (
         gpu=True,
         description="Self-supervised pre-training, one job per method.",
     ),
-    _finetune("finetune", lambda p: _pretrained(finetune_jobs(p)), pretrained=True),
-    _finetune("finetune_scratch", lambda p: _from_scratch(finetune_jobs(p)), pretrained=False),
     Stage(
-        name="evaluate",
-        command="evaluate",
-        args=(*FT_ARGS, ("--input", "data/processed"), ("--finetuned", FT_DIR), ("--output", EVAL_DIR)),
-        deps=("data/processed/", f"{FT_DIR}/model.safetensors", f"{FT_DIR}/config.json"),
-        outs=(f"{EVAL_DIR}/predictions.csv",),
-        metrics=(f"{EVAL_DIR}/metrics.json",),
-        plots=(f"{EVAL_DIR}/snr_curve.png",),
-        params=("study", "evaluate"),
-        grid=finetune_jobs,
-        wildcards=FT_WILDCARDS,
+        name="features",
+        command="features",
+        args=(("--init", "{init}"), ("--input", "data/processed"), ("--pretrained", "results/pretrain/{init}"),
+              ("--output", FEATURES_DIR)),  # fmt: skip
+        deps=("data/processed/", "results/pretrain/{init}/model.safetensors"),
+        outs=(f"{FEATURES_DIR}/",),
+        params=("study", "evaluate.snrs", "evaluate.noise_types", "evaluate.noise_seed", "evaluate.babble_speakers"),
+        grid=feature_jobs,
+        wildcards=("init",),
         threads="loader",
-        description="Evaluate one fine-tuned model, clean and at every SNR / noise type.",
-        log="logs/evaluate/" + FT_LOG,
-        constraints=FT_CONSTRAINTS,
+        resources="evaluate",
+        description="Features of one frozen pre-trained encoder, once for every task, fraction and seed: every "
+        "clip clean, the test clips in each evaluation noise condition.",
     ),
+    _finetune("finetune", lambda p: [j for j in _pretrained(finetune_jobs(p)) if not uses_features(j)],
+              pretrained=True),
+    _finetune("finetune_frozen", lambda p: [j for j in finetune_jobs(p) if uses_features(j)], pretrained=True,
+              features=True),
+    _finetune("finetune_scratch", lambda p: _from_scratch(finetune_jobs(p)), pretrained=False),
+    _evaluate("evaluate", lambda p: [j for j in finetune_jobs(p) if not uses_features(j)], features=False),
+    _evaluate("evaluate_frozen", lambda p: [j for j in finetune_jobs(p) if uses_features(j)], features=True),
     Stage(
         name="report",
         command="report",

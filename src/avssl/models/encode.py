@@ -27,6 +27,17 @@ def video_to_input(frames: np.ndarray) -> torch.Tensor:
     return (x / 255.0 - VIDEO_MEAN) / VIDEO_STD
 
 
+def clip_features(encoder: torch.nn.Module, x: torch.Tensor, n_frames: int, modality: str) -> torch.Tensor:
+    """(T, D) features of ONE clip encoded alone: ``x`` is a batch of one, cut to its ``n_frames`` (no padding).
+
+    Why alone: audio features then do not depend on which clips share a batch (see the module docstring), so
+    the in-process cache of a frozen encoder (tasks/base.py) and the `features` stage (tasks/features.py) give
+    the same numbers in any order."""
+    hop = 640 if modality == "audio" else 1
+    with torch.no_grad():
+        return encoder(x[:1, : n_frames * hop])[0].detach()
+
+
 def _collate(items: list[torch.Tensor], modality: str) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
     hop = SAMPLES_PER_FRAME if modality == "audio" else 1
     frames = [int(x.shape[0]) // hop for x in items]

@@ -9,7 +9,8 @@ clip); a scheduler that multiplies each group's initial lr by the same factor pr
 Training-time input augmentation happens in :meth:`FinetuneObjective.augment_input` (only in train mode):
 optional additive noise (``noise_augment``, a :class:`avssl.tasks.noise.NoiseAugment`, audio only), extended by
 subclasses (time masking for ASR/VSR with a fine-tuned encoder). A frozen audio encoder whose input is not
-augmented has fixed features, so they are computed once per clip (:meth:`FinetuneObjective._cacheable`).
+augmented has fixed features, so they are computed once per clip (:meth:`FinetuneObjective._cacheable`), or
+read from the `features` stage's files (:meth:`FinetuneObjective.use_features`, avssl.tasks.features).
 
 Frozen encoder: no gradients, kept in eval mode (BatchNorm statistics and dropout must not change — the
 "frozen" baseline measures the pre-trained representation as is), excluded from the optimiser. Its features are
@@ -39,6 +40,15 @@ def frame_padding_mask(batch: dict, n_frames: int) -> torch.Tensor | None:
         return pm[:, :n_frames]
     pad = torch.ones(pm.shape[0], n_frames - pm.shape[1], dtype=torch.bool, device=pm.device)
     return torch.cat([pm, pad], dim=1)
+
+
+def _padded(feats: list[torch.Tensor], lengths: torch.Tensor) -> torch.Tensor:
+    """Per-clip (T_i, D) features zero-padded into one (B, T, D) batch (T: the longest clip or feature)."""
+    t = max(int(lengths.max()), max(f.shape[0] for f in feats))
+    out = feats[0].new_zeros(len(feats), t, feats[0].shape[-1])
+    for b, f in enumerate(feats):
+        out[b, : f.shape[0]] = f
+    return out
 
 
 class FinetuneObjective(nn.Module):
@@ -85,26 +95,37 @@ class FinetuneObjective(nn.Module):
         return (self.training and self.freeze_encoder and self.modality == "audio" and not self.augments_input()
                 and "clip_id" in batch and "lengths" in batch)  # fmt: skip
 
+    def use_features(self, table) -> None:
+        """Read the frozen encoder's features from ``table`` ({clip_id: (T, D)}, see avssl.tasks.features) instead
+        of running it: always in eval mode, in training when the input is not augmented (:meth:`_cacheable`).
+        ``None`` goes back to running the encoder."""
+        if table is not None and not self.freeze_encoder:
+            raise ValueError("cached features stand for a frozen encoder; this objective fine-tunes its encoder")
+        self._feature_table = table
+
+    def _uses_table(self, batch: dict) -> bool:
+        if getattr(self, "_feature_table", None) is None or "clip_id" not in batch or "lengths" not in batch:
+            return False
+        return not self.training or self._cacheable(batch)
+
     def _cached_features(self, batch: dict) -> torch.Tensor:
         """Per-clip features computed alone (batch of one, no padding), so they do not depend on which clips
         share a batch: a resumed or re-ordered run sees exactly the same numbers."""
+        from avssl.models.encode import clip_features
+
         cache = self.__dict__.setdefault("_feature_cache", {})
         x, lengths = batch[self.modality], batch["lengths"]
-        feats = []
         for b, clip in enumerate(batch["clip_id"]):
             if clip not in cache:
-                n = int(lengths[b])
-                with torch.no_grad():
-                    cache[clip] = self.encoder(x[b : b + 1, : n * SAMPLES_PER_FRAME])[0].detach()
-            feats.append(cache[clip])
-        t = max(int(lengths.max()), max(f.shape[0] for f in feats))
-        out = feats[0].new_zeros(len(feats), t, feats[0].shape[-1])
-        for b, f in enumerate(feats):
-            out[b, : f.shape[0]] = f
-        return out
+                cache[clip] = clip_features(self.encoder, x[b : b + 1], int(lengths[b]), self.modality)
+        return _padded([cache[c] for c in batch["clip_id"]], lengths)
 
     def encode(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(features (B, T, D), padding mask (B, T) or None); inputs are augmented in train mode."""
+        if self._uses_table(batch):
+            device = batch["lengths"].device
+            feats = _padded([self._feature_table[c].to(device) for c in batch["clip_id"]], batch["lengths"])
+            return self._standardise(feats, frame_padding_mask(batch, feats.shape[1]))
         if self._cacheable(batch):
             feats = self._cached_features(batch)
             return self._standardise(feats, frame_padding_mask(batch, feats.shape[1]))

@@ -56,6 +56,13 @@ class NoisySource:
         return item
 
 
+def babble_pool(ds, modality: str):
+    """Babble from held-out utterances (validation + test speakers; each clip excludes its own speaker)."""
+    from avssl.tasks.noise import BabblePool
+
+    return BabblePool.from_processed(ds, ds.ids(split="val") + ds.ids(split="test")) if modality == "audio" else None
+
+
 def load_task_model(params: Any, finetuned: Path):
     """Rebuild the fine-tuned task model from its folder (config.json + model.safetensors), eval mode."""
     from safetensors.torch import load_file
@@ -154,12 +161,14 @@ def read_predictions(path: str | Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def run_evaluate(params: Any, finetuned, processed_dir, output_dir, run=NullRun(), threads: int = 1) -> dict:
+def run_evaluate(params: Any, finetuned, processed_dir, output_dir, run=NullRun(), threads: int = 1,
+                 features=None) -> dict:
+    """``features``: the `features` stage's folder of the model's frozen encoder; the model's head then reads
+    each condition's cached features instead of encoding noisy audio (avssl.tasks.features)."""
     import torch
     from avssl.progress import progress
 
     from avssl.data.processed import ProcessedDataset
-    from avssl.tasks.noise import BabblePool
     from avssl.tasks.setup import label_fn
 
     torch.set_num_threads(max(1, threads))
@@ -178,14 +187,27 @@ def run_evaluate(params: Any, finetuned, processed_dir, output_dir, run=NullRun(
         raise ValueError(f"{processed_dir}: no test clips for task {task!r}")
     ids = [r["clip_id"] for r in test_rows]
     labels = label_fn(task, classes, tokenizer, ds.annotations)
-    # Babble from held-out utterances (validation + test speakers); each clip excludes its own speaker.
-    pool = BabblePool.from_processed(ds, ds.ids(split="val") + ds.ids(split="test")) if spec.modality == "audio" else None
+    bank = None
+    if features is not None:
+        from avssl.tasks.features import FeatureBank
+
+        if config["mode"] != "frozen":
+            raise ValueError(f"--features: {finetuned} fine-tuned its encoder ({config['mode']}); cached features "
+                             "stand for a frozen one")
+        bank = FeatureBank(features, params)
+    pool = None if bank is not None else babble_pool(ds, spec.modality)
 
     rows: list[dict] = []
     conds = conditions(params, spec.modality)
     for name, noise, snr in progress(conds, desc=f"evaluate {task}", unit="condition"):
-        source = NoisySource(ds, noise, snr, params.evaluate.noise_seed, pool, params.evaluate.babble_speakers)
+        if bank is not None:  # the head reads this condition's features; the audio itself is not used
+            model.use_features(bank.table(spec.modality, name))
+            source = ds
+        else:
+            source = NoisySource(ds, noise, snr, params.evaluate.noise_seed, pool, params.evaluate.babble_speakers)
         rows += [{**r, "condition": name} for r in predict_condition(model, task, source, ids, labels, params)]
+    if bank is not None:
+        model.use_features(None)
     with open(output_dir / "predictions.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
         writer.writeheader()

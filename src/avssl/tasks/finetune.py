@@ -76,7 +76,10 @@ def _pretrain_run_id(pretrained: Path | None) -> str | None:
 
 
 def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, seed: int, processed_dir,
-                 output_dir, pretrained=None, run=NullRun(), threads: int = 1, progress: bool = True) -> dict:
+                 output_dir, pretrained=None, run=NullRun(), threads: int = 1, progress: bool = True,
+                 features=None) -> dict:
+    """``features``: the `features` stage's folder of the frozen pre-trained encoder: training (when its input is
+    not augmented) and validation read the cached features instead of running the encoder."""
     import statistics
 
     import torch
@@ -123,6 +126,15 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
     objective = build_task_model(params, task, encoder, classes=classes, tokenizer=tokenizer,
                                  freeze=(mode == "frozen"),
                                  noise_augment=make_noise_augment(params.finetune, pool, seed=job_seed))  # fmt: skip
+
+    if features is not None:
+        from avssl.tasks.features import FeatureBank
+
+        if mode != "frozen":
+            raise ValueError(f"--features needs --mode frozen (cached features stand for a frozen encoder), got {mode}")
+        bank = FeatureBank(features, params, checkpoint=pretrained)
+        if bank.has(spec.modality):
+            objective.use_features(bank.table(spec.modality, "clean"))
 
     labels = label_fn(task, classes, tokenizer, ds.annotations)
     modalities = (spec.modality,)
