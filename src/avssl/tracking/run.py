@@ -17,6 +17,7 @@ import os
 import platform
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -149,6 +150,7 @@ def start_stage(
     ``enabled=False`` (or AVSSL_TRACKING=0) yields a :class:`NullRun`, for library use without a store.
     """
     if not enabled or os.environ.get("AVSSL_TRACKING", "1") == "0":
+        _mark_stage_start()
         yield NullRun()
         return
     uri = resolve_uri(params.tracking.uri)
@@ -178,6 +180,7 @@ def start_stage(
         tracked.set_tags(all_tags)
         tracked.log_params(run_params)
         tracked.log_dict(params.model_dump(mode="json"), "params.resolved.json")
+        _mark_stage_start()
         yield tracked
         if "torch" in sys.modules:  # the stage sets its own thread count after the run opened: record the final one
             tracked.set_tags({"torch_threads": sys.modules["torch"].get_num_threads()})
@@ -232,6 +235,31 @@ def _open_mlflow(uri: str, params: Any, name: str, job: str) -> Iterator[NullRun
         print(f"avssl: could not close stale runs of {name}: {exc}", file=sys.stderr)
     with mlflow.start_run(run_name=name) as run:
         yield StageRun(mlflow, run)
+
+
+_stage_started: list[float] = []  # time.time() when the first stage run of this process opened
+
+
+def _mark_stage_start() -> None:
+    if not _stage_started:
+        _stage_started.append(time.time())
+
+
+def startup_seconds() -> float | None:
+    """Seconds from this process's creation until its stage's work began (run open), None if unknown.
+
+    Covers interpreter start, imports (torch included), params validation, provenance and opening the run:
+    what every job pays before its own work. The process start comes from /proc (Linux only).
+    """
+    if not _stage_started:
+        return None
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    created = time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    return max(0.0, _stage_started[0] - created)
 
 
 def _argv_value(flag: str) -> str | None:
