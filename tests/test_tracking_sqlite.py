@@ -170,3 +170,25 @@ def test_a_stage_job_does_not_import_mlflow(tmp_path):
     # the first job of a study creates the store and its experiment with mlflow; every later one writes directly
     # (start-up: process creation to the run's opening, what `avssl <stage>` prints and bench_workflow.py reads)
     assert again.stdout.split() == ["SqliteRun", "False", "False", "True"]
+
+
+def test_light_writer_closes_the_runs_of_killed_jobs(store, monkeypatch):
+    """A job killed mid-run leaves it RUNNING; its re-run (written directly too) marks it KILLED with the reason."""
+    import platform
+
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setattr(sqlite_run, "usable", lambda uri, sm: True)
+    with start_stage(PARAMS, "evaluate", tags=TAGS) as first:  # the study's first run: mlflow creates the experiment
+        pass
+    client = MlflowClient(tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
+    job = client.get_run(first.run_id).data.tags["job"]
+    experiment_id, location = sqlite_run.find_experiment(store / "mlflow.db", "avssl/unit")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = sqlite_run.SqliteRun(store / "mlflow.db", experiment_id, location, "orphan")
+    orphan.set_tags({"job": job, "pid": dead.stdout.strip(), "host": platform.node()})  # never ended: "killed"
+    with start_stage(PARAMS, "evaluate", tags=TAGS) as again:
+        assert isinstance(again, sqlite_run.SqliteRun)
+    closed = client.get_run(orphan.run_id)
+    assert closed.info.status == "KILLED" and "no longer exists" in closed.data.tags["killed_reason"]
+    assert client.get_run(again.run_id).info.status == "FINISHED"
