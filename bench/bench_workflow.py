@@ -84,8 +84,9 @@ def startup_figures(logs: Path) -> str:
              for m in re.finditer(r"done in [\d.]+ s \(start-up ([\d.]+) s\)", log.read_text(errors="replace"))]
     if not found:
         return f"start-up per job: no 'start-up' lines in {logs}"
-    return (f"start-up per job (process start to stage work, {len(found)} job logs): median {statistics.median(found):.2f} s, "
-            f"min {min(found):.2f} s, max {max(found):.2f} s, total {sum(found):.0f} s (target: median <= 1.5 s)")
+    return (f"start-up per job (process start to stage work, {len(found)} job logs): "
+            f"median {statistics.median(found):.2f} s, min {min(found):.2f} s, max {max(found):.2f} s, "
+            f"total {sum(found):.0f} s (target: median <= 1.5 s)")
 
 
 def main() -> None:

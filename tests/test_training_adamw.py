@@ -49,7 +49,7 @@ def _steps(model, opt, sched, start: int, stop: int) -> None:
 
 
 def _run(cls, kind, steps=120, resume_with=None):
-    """Train ``steps`` steps; with ``resume_with`` stop halfway, save, and continue in a fresh optimiser of that class."""
+    """``steps`` steps; with ``resume_with``: stop halfway, save, continue in a fresh optimiser of that class."""
     model = _model(0)
     opt = _make(cls, model, kind)
     sched = build_scheduler(opt, steps, 10, 0.0)
