@@ -192,3 +192,28 @@ def test_light_writer_closes_the_runs_of_killed_jobs(store, monkeypatch):
     closed = client.get_run(orphan.run_id)
     assert closed.info.status == "KILLED" and "no longer exists" in closed.data.tags["killed_reason"]
     assert client.get_run(again.run_id).info.status == "FINISHED"
+
+
+@pytest.mark.parametrize("where", ["checkout", "outside", "remote"])
+def test_context_tags_are_mlflows(tmp_path, monkeypatch, where):
+    """mlflow.user / mlflow.source.* / mlflow.source.git.* exactly as MLflow's run-context providers set them."""
+    from mlflow.tracking.context.registry import _run_context_provider_registry, resolve_tags
+
+    from tests.conftest import REPO
+
+    main = REPO / "src" / "avssl" / "__main__.py"
+    if where != "checkout":
+        main = tmp_path / "main.py"
+        main.write_text("")
+    if where == "remote":
+        for cmd in (["init", "-q"], ["remote", "add", "origin", "https://user:secret@example.com/lab/avssl.git"],
+                    ["add", "main.py"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
+            subprocess.run(["git", *cmd], cwd=tmp_path, check=True, capture_output=True)
+    monkeypatch.setattr(sys, "argv", [str(main)])
+    for provider in _run_context_provider_registry:  # mlflow computes the git facts once per process
+        getattr(provider, "_cache", {}).clear()
+    ours = sqlite_run.context_tags()
+    assert ours == resolve_tags({})
+    assert ("mlflow.source.git.commit" in ours) == (where != "outside")
+    if where == "remote":
+        assert ours["mlflow.source.git.repoURL"] == "https://example.com/lab/avssl.git"
