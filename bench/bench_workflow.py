@@ -6,14 +6,18 @@
 Runs `snakemake --cores N` in a fresh copy of the checkout, then times a no-op `snakemake` and, with the
 preset as params.yaml, a no-op `dvc repro` after `dvc commit` of the finished outputs. Peak memory is the
 largest resident set of any single process (ru_maxrss of the children) and the sampled total over all of them.
+Start-up per job: every stage job's log ends with ``done in X s (start-up Y s)``, Y = process creation until
+the stage's own work begins (interpreter, imports incl. torch, params, provenance, opening the MLflow run).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,6 +78,17 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int]:
     return time.perf_counter() - t0, peak[0]
 
 
+def startup_figures(logs: Path) -> str:
+    """Median / min / max start-up over the job logs under ``logs`` (see the module docstring)."""
+    found = [float(m.group(1)) for log in sorted(logs.rglob("*.log"))
+             for m in re.finditer(r"done in [\d.]+ s \(start-up ([\d.]+) s\)", log.read_text(errors="replace"))]
+    if not found:
+        return f"start-up per job: no 'start-up' lines in {logs}"
+    return (f"start-up per job (process start to stage work, {len(found)} job logs): "
+            f"median {statistics.median(found):.2f} s, min {min(found):.2f} s, max {max(found):.2f} s, "
+            f"total {sum(found):.0f} s (target: median <= 1.5 s)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--directory", default=".", help="'.' = default preset (make run), '.test' = tiny preset")
@@ -92,6 +107,7 @@ def main() -> None:
         noop, _ = timed(smk, root, env)
         print(f"preset {args.directory!r}: full run {full:.0f} s on {args.cores} cores; peak memory: "
               f"{maxrss / 1024:.0f} MB largest process, {peak_total / 1024:.0f} MB all processes together")
+        print(startup_figures(root / args.directory / "logs"))
         print(f"no-op snakemake: {noop:.1f} s (target <= 5 s)")
         if args.directory == ".":
             dvc = [str(BIN / "dvc")]

@@ -769,6 +769,13 @@ COMMANDS = {
 }
 
 
+def _startup_note() -> str:
+    """`` (start-up X s)``: process start to stage work, read from the job logs by bench/bench_workflow.py."""
+    run = sys.modules.get("avssl.tracking.run")
+    seconds = run.startup_seconds() if run is not None else None
+    return "" if seconds is None else f" (start-up {seconds:.2f} s)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -803,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"avssl {args.command}: error: {message}", file=sys.stderr)
         return 1
     if args.command in ("synth", "preprocess", "pretrain", "finetune", "evaluate", "report"):
-        print(f"avssl {args.command}: done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        print(f"avssl {args.command}: done in {time.perf_counter() - start:.1f} s{_startup_note()}", file=sys.stderr)
     return 0
 
 

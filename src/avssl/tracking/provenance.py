@@ -69,17 +69,64 @@ def numerics_environment() -> dict[str, str]:
     Same values here and on another machine -> bit-identical results are expected; otherwise only agreement
     within the confidence interval (kernels dispatched by CPU capability, oneDNN/MKL code paths and the
     thread count change the order of floating-point sums).
+
+    The torch facts need torch imported (~1.3 s). A stage that does not use torch (synthesis, preprocessing)
+    reads them from a small cache (in ~/.cache/avssl) written by the first such stage, which imports torch; the
+    cache is keyed by the torch installation, the interpreter, the CPUs given to the process and every variable
+    that changes the facts, and holds torch's default thread count (stages that use torch record their own).
     """
     facts = {**_cpu_facts()}
     facts.update({f"env.{k}": os.environ[k] for k in NUMERICS_ENV_VARS if k in os.environ})
+    return {**facts, **_torch_facts()}
+
+
+_CACHE_ENV_VARS = NUMERICS_ENV_VARS + ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
+
+
+def _torch_cache_file() -> Path | None:
+    """Where this installation's torch facts are cached, or None when torch is not installed."""
+    import hashlib
+    import importlib.util
+    import json
+    import sys
+
     try:
-        import torch
-    except ImportError:
-        return facts
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    version = Path(spec.origin).with_name("version.py")
+    try:
+        stat = version.stat()
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    except OSError:
+        return None
+    key = json.dumps([str(version), stat.st_mtime_ns, stat.st_size, sys.executable, cpus,
+                      [os.environ.get(k) for k in _CACHE_ENV_VARS]])
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "avssl"
+    return cache / f"torch-facts-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+
+
+def _torch_facts() -> dict[str, str]:
+    import json
+    import sys
+
+    cache = _torch_cache_file()
+    if cache is None:
+        return {}
+    fresh = "torch" not in sys.modules  # imported here: torch_threads is still torch's default, cacheable
+    if fresh:
+        try:
+            return json.loads(cache.read_text())
+        except (OSError, ValueError):
+            pass
+    import torch
+
     config = torch.__config__.show()
     mkl = re.search(r"Math Kernel Library Version ([\w.\-]+)", config)
     onednn = re.search(r"MKL-DNN v([\w.]+)", config)
-    facts.update({
+    facts = {
         "torch": torch.__version__,
         "cuda": str(torch.version.cuda),
         "cuda_available": str(torch.cuda.is_available()).lower(),
@@ -87,7 +134,16 @@ def numerics_environment() -> dict[str, str]:
         "mkl": mkl.group(1) if mkl else "none",
         "onednn": onednn.group(1) if onednn else "none",
         "torch_threads": str(torch.get_num_threads()),
-    })
+    }
+    if not fresh:  # the stage may have set its own thread count already
+        return facts
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(facts))
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only home: every torch-less stage imports torch for its tags, as before
     return facts
 
 

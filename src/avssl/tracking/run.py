@@ -5,7 +5,8 @@ the stage's input data, torch/CUDA versions, host, pid, and the exact command li
 params flattened to dotted keys plus the job's own settings as ``job.*`` params (every job of a study shares
 params.yaml, so without them MLflow's Compare view shows no difference between two jobs). The run name
 spells the job out (``finetune-asr-raven-frozen-f0.1-s0``) so two jobs never share a name.
-mlflow is imported lazily (it costs seconds).
+mlflow is imported only where needed (it costs seconds): runs in a local sqlite store are written by
+:mod:`avssl.tracking.sqlite_run`, the same rows and files without the mlflow import.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import platform
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -148,16 +150,11 @@ def start_stage(
     ``enabled=False`` (or AVSSL_TRACKING=0) yields a :class:`NullRun`, for library use without a store.
     """
     if not enabled or os.environ.get("AVSSL_TRACKING", "1") == "0":
+        _mark_stage_start()
         yield NullRun()
         return
     uri = resolve_uri(params.tracking.uri)
     ensure_store(uri)
-    import mlflow
-
-    mlflow.set_tracking_uri(uri)
-    experiment_id = _ensure_experiment(mlflow, uri, experiment_name(params))
-    if params.tracking.system_metrics:
-        mlflow.enable_system_metrics_logging()
     all_tags = {
         "stage": stage,
         "dataset": params.study.dataset,
@@ -176,18 +173,93 @@ def start_stage(
     name = run_name or job_run_name(stage, all_tags)
     # The job identity a re-run shares with its killed predecessor: name, cwd and output (reproduce differs).
     all_tags["job"] = f"{name}@{os.getcwd()}:{_argv_value('--output') or ''}"
-    try:
-        close_stale_runs(mlflow.tracking.MlflowClient(), experiment_id, all_tags["job"])
-    except Exception as exc:  # noqa: BLE001 - bookkeeping of older runs must never stop this job
-        print(f"avssl: could not close stale runs of {name}: {exc}", file=sys.stderr)
-    with mlflow.start_run(run_name=name) as run:
-        tracked = StageRun(mlflow, run)
+    run_params = {**params.model_dump(mode="json"), **job_settings(stage, all_tags)}
+    light = _sqlite_experiment(uri, params)
+    opened = _open_sqlite(uri, light, name) if light else _open_mlflow(uri, params, name, all_tags["job"])
+    with opened as tracked:
         tracked.set_tags(all_tags)
-        tracked.log_params({**params.model_dump(mode="json"), **job_settings(stage, all_tags)})
+        tracked.log_params(run_params)
         tracked.log_dict(params.model_dump(mode="json"), "params.resolved.json")
+        _mark_stage_start()
         yield tracked
         if "torch" in sys.modules:  # the stage sets its own thread count after the run opened: record the final one
             tracked.set_tags({"torch_threads": sys.modules["torch"].get_num_threads()})
+
+
+def _sqlite_experiment(uri: str, params: Any) -> tuple[str, str] | None:
+    """The experiment (id, artifact location) when the light sqlite writer may log this run, else None."""
+    from avssl.tracking import sqlite_run
+
+    if not sqlite_run.usable(uri, params.tracking.system_metrics):
+        return None
+    return sqlite_run.find_experiment(Path(uri[len("sqlite:///") :]), experiment_name(params))
+
+
+@contextlib.contextmanager
+def _open_sqlite(uri: str, experiment: tuple[str, str], name: str) -> Iterator[NullRun]:
+    """The run written by :mod:`avssl.tracking.sqlite_run`: FINISHED, or FAILED when the stage raised."""
+    from avssl.tracking import sqlite_run
+    from avssl.tracking.stale import stale_reason
+
+    db = Path(uri[len("sqlite:///") :])
+    experiment_id, location = experiment
+    job = f"{name}@{os.getcwd()}:{_argv_value('--output') or ''}"
+    try:
+        for run_id, run_tags in sqlite_run.running_runs(db, experiment_id, job):
+            reason = stale_reason(run_tags, job)
+            if reason is not None:
+                sqlite_run.terminate(db, run_id, reason)
+    except Exception as exc:  # noqa: BLE001 - bookkeeping of older runs must never stop this job
+        print(f"avssl: could not close stale runs of {name}: {exc}", file=sys.stderr)
+    run = sqlite_run.SqliteRun(db, experiment_id, location, name)
+    try:
+        yield run
+    except BaseException:
+        run.end("FAILED")
+        raise
+    run.end("FINISHED")
+
+
+@contextlib.contextmanager
+def _open_mlflow(uri: str, params: Any, name: str, job: str) -> Iterator[NullRun]:
+    """The run through the mlflow client: any tracking server, system metrics, first run of a new study."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    experiment_id = _ensure_experiment(mlflow, uri, experiment_name(params))
+    if params.tracking.system_metrics:
+        mlflow.enable_system_metrics_logging()
+    try:
+        close_stale_runs(mlflow.tracking.MlflowClient(), experiment_id, job)
+    except Exception as exc:  # noqa: BLE001 - bookkeeping of older runs must never stop this job
+        print(f"avssl: could not close stale runs of {name}: {exc}", file=sys.stderr)
+    with mlflow.start_run(run_name=name) as run:
+        yield StageRun(mlflow, run)
+
+
+_stage_started: list[float] = []  # time.time() when the first stage run of this process opened
+
+
+def _mark_stage_start() -> None:
+    if not _stage_started:
+        _stage_started.append(time.time())
+
+
+def startup_seconds() -> float | None:
+    """Seconds from this process's creation until its stage's work began (run open), None if unknown.
+
+    Covers interpreter start, imports (torch included), params validation, provenance and opening the run:
+    what every job pays before its own work. The process start comes from /proc (Linux only).
+    """
+    if not _stage_started:
+        return None
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    created = time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    return max(0.0, _stage_started[0] - created)
 
 
 def _argv_value(flag: str) -> str | None:

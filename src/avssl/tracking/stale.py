@@ -25,23 +25,30 @@ def _alive(pid: str) -> bool:
     return True
 
 
+def stale_reason(tags: dict[str, str], job: str) -> str | None:
+    """Why a RUNNING run of ``job`` is dead (its ``killed_reason``), or None when it may still be alive."""
+    if tags.get("job") != job:
+        return None
+    host = platform.node()
+    # Our own pid: the dead process had it before us (pids are reused, e.g. in a fresh container).
+    if tags.get("host") == host and tags.get("pid") and tags["pid"] != str(os.getpid()) and _alive(tags["pid"]):
+        return None
+    where = f"process {tags.get('pid', '?')} on {tags.get('host', '?')}"
+    return (f"{where} no longer exists" if tags.get("host") == host
+            else f"{where} (another host) left it RUNNING") + "; closed when the job was re-run"
+
+
 def close_stale_runs(client: Any, experiment_id: str, job: str) -> list[str]:
     """Mark this job's earlier RUNNING runs whose process is gone as KILLED; returns their ids."""
     # MLflow's filter strings have no escapes: quote with whichever quote the value lacks (a path may hold one).
     quote = next((q for q in "'\"" if q not in job), None)
     match = f" and tags.job = {quote}{job}{quote}" if quote else ""
     runs = client.search_runs([experiment_id], "attributes.status = 'RUNNING'" + match, max_results=1000)
-    host, closed = platform.node(), []
+    closed = []
     for run in runs:
-        tags = run.data.tags
-        if tags.get("job") != job:
+        reason = stale_reason(run.data.tags, job)
+        if reason is None:
             continue
-        # Our own pid: the dead process had it before us (pids are reused, e.g. in a fresh container).
-        if tags.get("host") == host and tags.get("pid") and tags["pid"] != str(os.getpid()) and _alive(tags["pid"]):
-            continue
-        where = f"process {tags.get('pid', '?')} on {tags.get('host', '?')}"
-        reason = (f"{where} no longer exists" if tags.get("host") == host
-                  else f"{where} (another host) left it RUNNING") + "; closed when the job was re-run"
         client.set_tag(run.info.run_id, "killed_reason", reason)
         client.set_terminated(run.info.run_id, status="KILLED", end_time=int(time.time() * 1000))
         closed.append(run.info.run_id)

@@ -27,6 +27,7 @@ from avssl.config.train import TrainParams
 from avssl.data.batching import FrameBatchSampler, collate
 from avssl.tracking.run import NullRun
 from avssl.training import checkpointing, determinism, distributed
+from avssl.training.adamw import make_adam
 from avssl.training.schedules import build_scheduler
 
 DEFAULT_GRAD_CLIP = 3.0
@@ -103,13 +104,9 @@ def _optimizers(objective: nn.Module, cfg: TrainParams, total: int, warmup: int,
         kind = str(g.get("optimizer", "adamw")).lower()
         if kind not in ("adamw", "adam"):
             raise ValueError(f"param group {g.get('name', i)}: optimizer {kind!r} not supported (adamw, adam)")
-        opt = (torch.optim.AdamW if kind == "adamw" else torch.optim.Adam)(
-            groups,
-            lr=g.get("lr", cfg.lr),
-            weight_decay=g.get("weight_decay", cfg.weight_decay),
-            betas=tuple(g.get("betas", cfg.betas)),
-            eps=g.get("eps", 1e-8),
-            fused=fused or None,
+        opt = make_adam(
+            groups, kind=kind, lr=g.get("lr", cfg.lr), weight_decay=g.get("weight_decay", cfg.weight_decay),
+            betas=tuple(g.get("betas", cfg.betas)), eps=g.get("eps", 1e-8), fused=fused,
         )
         # A group may set its own warm-up (RAVEn: the published recipe's epochs of the schedule).
         group_warmup = int(round(g["warmup_fraction"] * total)) if g.get("warmup_fraction") is not None else warmup
