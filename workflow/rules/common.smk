@@ -81,6 +81,16 @@ def stage_command(name):
     return f"{cli} --threads {{threads}} > {{log}} 2>&1"
 
 
+def job_command(parsed_name, scope):
+    """The shell command of a rule built in the stage loop (stages.smk).
+
+    Snakemake evaluates a rule's `shell:` expression twice: once when the rule is defined (the command dry runs
+    print) and again when a job runs, inside the rule's function, where the loop variable has long moved on to the
+    table's last stage. That function receives its own rule name as `rule`, so the second call uses it.
+    """
+    return stage_command(scope.get("rule", parsed_name))
+
+
 # Outputs shown in Snakemake's HTML report (`snakemake --report`), each with its caption (paths relative to
 # workflow/rules/): the tables inline, one caption per kind of figure, chosen by file name.
 REPORT_OUTPUTS = {

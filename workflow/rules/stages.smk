@@ -33,6 +33,6 @@ for _stage in stage_table.STAGES:
         conda:
             stage_conda(_stage.name)
         shell:
-            stage_command(_stage.name)
+            job_command(_stage.name, locals())
 
     workflow.get_rule(_stage.name).docstring = _stage.description  # what `snakemake --list-rules` shows
