@@ -44,8 +44,8 @@ def _leaves(model: BaseModel, prefix: str) -> list[str]:
 class _Recorder:
     """What one job declares and what it has read so far (shared by every view of the job)."""
 
-    def __init__(self, stage: str, declared: Iterable[str]):
-        self.stage = stage
+    def __init__(self, stage: str, declared: Iterable[str], job: dict | None = None):
+        self.stage, self.job = stage, dict(job or {})
         self.declared = tuple(dict.fromkeys(declared))
         self.read: set[str] = set()
 
@@ -150,9 +150,15 @@ def _unwrap(model: BaseModel) -> BaseModel:
     return model
 
 
-def params_view(params: BaseModel, stage: str, declared: Iterable[str]) -> ParamsView:
+def params_view(params: BaseModel, stage: str, declared: Iterable[str], job: dict | None = None) -> ParamsView:
     """The view a job of `stage` works with: only the dotted keys in `declared` (sections or leaves) are readable."""
-    return ParamsView(params, "", _Recorder(stage, declared))
+    return ParamsView(params, "", _Recorder(stage, declared, job))
+
+
+def read_record(view: ParamsView) -> dict:
+    """{stage, job, declared, read}: what a run stores (MLflow artifact params_read.json)."""
+    rec = object.__getattribute__(view, "_rec")
+    return {"stage": rec.stage, "job": rec.job, "declared": list(rec.declared), "read": sorted(rec.read)}
 
 
 def read_keys(view: ParamsView) -> list[str]:
