@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(clip_id, reason, detail), DIR/unused_files.csv (other input files not taken: file, reason, detail).\n"
         "Bad clips are listed, never silently dropped; the stage fails only when\n"
         "the reject rate exceeds preprocess.max_reject_rate. Resumable per shard.",
-        "study.seed, preprocess.*, datasets.<NAME>_root (with --dataset)",
+        "preprocess.*, datasets.* (with --dataset)",
     )
     _add_common(p)
     p.add_argument("--input", type=Path,
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         "input: processed shards (avssl preprocess)\n"
         "output: DIR/model.safetensors + DIR/config.json (load with avssl.load_encoder), DIR/metrics.json,\n"
         "DIR/training_curves.png; DIR/checkpoints/ holds resumable training state (killed jobs resume).",
-        "study.seed, pretrain.*, train.*, raven.* (raven), shukla.* (shukla_*)",
+        "study.seed, train.*, raven.* (raven); shukla.*, preprocess.face_size/face_color (shukla_*)",
     )
     _add_common(p)
     p.add_argument(
@@ -174,7 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
         ft_help + "\n\ninput: processed shards; --pretrained: a pre-training output folder\n"
         "output: DIR/model.safetensors + DIR/config.json (the task model), DIR/metrics.json,\n"
         "DIR/training_curves.png (+ DIR/tokenizer.model for asr/vsr). Killed jobs resume from DIR/checkpoints/.",
-        "study.seed, finetune.<task>, finetune.noise_augmentation, train.device, evaluate (decoding)",
+        "study.seed, finetune.<task>, finetune.noise_augmentation, the loop's train.* keys (device, num_buckets,\n"
+        "num_workers, ...), the keys of an encoder it builds (scratch asr/vsr/words_video: raven size and dims;\n"
+        "scratch/random: shukla encoder dims; logmel: shukla.n_mels), evaluate.beam_size/ctc_weight/length_bonus\n"
+        "(asr/vsr). Exactly these per job: avssl.stages.finetune_params",
     )
     _add_common(p)
     _add_job(p)
@@ -191,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(+ greedy CTC for comparison).\n\n"
         "output: DIR/metrics.json (per condition), DIR/predictions.csv (clip_id, condition, decoder, reference,\n"
         "prediction), DIR/snr_curve.png, DIR/confusion_matrix.png (classification).",
-        "study.seed, evaluate.*",
+        "evaluate.*, finetune.<task> (the task model it rebuilds)",
     )
     _add_common(p)
     _add_job(p)
@@ -681,8 +684,10 @@ def cmd_index(args) -> None:
     root = _dataset_root(args, params)
     with _tracking(args, params, "index", input_hash=fingerprint_dir(root),
                    tags={"dataset": args.dataset, "dataset_root": str(root)}) as run:
-        summary = index_to_files(args.dataset, root, args.output, params.datasets)
+        view = _job_view(params, "index", dataset=args.dataset)
+        summary = index_to_files(args.dataset, root, args.output, view.datasets)
         run.log_metrics(summary)
+        _log_reads(run, view)
         run.log_artifact(problems_path(args.output))
     print(f"{args.output}: {summary}; problems listed in {problems_path(args.output)}", file=sys.stderr)
 
