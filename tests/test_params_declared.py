@@ -168,7 +168,8 @@ def _copy_for_change(src: Path, dest: Path) -> Path:
     def ignore(folder, names):
         return [n for n in names if Path(folder, n) in bulky]
 
-    bulky = {src / "data", src / "results", src / "mlartifacts", src / ".dvc" / "cache"}
+    work = src / ".test"
+    bulky = {work / "data", work / "results", work / "mlartifacts", work / ".dvc" / "cache"}
     shutil.copytree(src, dest, symlinks=True, ignore=ignore)
     for path in bulky:
         if path.exists():
