@@ -3,9 +3,9 @@
 Snakemake's params trigger and DVC's `params:` re-run a job when a value it *declares* changes
 (avssl.stages.job_params). That is only true if the job cannot read anything else: every stage function
 therefore receives a :class:`ParamsView` of the validated :class:`~avssl.config.Params` instead of the model.
-Attribute access below a declared dotted key (a section such as ``raven`` or a leaf such as
-``train.device``) returns the value and records the leaf; anything else raises :class:`UndeclaredParam`,
-naming the stage and the key. Sub-sections come back as views, so the check follows the value wherever it is
+Reading a leaf under a declared dotted key (a section such as ``raven`` or a leaf such as ``train.device``)
+returns the value and records the leaf; reading any other leaf raises :class:`UndeclaredParam`, naming the
+stage and the key (reaching a section is not a read: ``s = params.shukla`` is fine until a leaf of it is used). Sub-sections come back as views, so the check follows the value wherever it is
 passed. Serialising the whole params for tracking (MLflow params, params.resolved.json) uses the model itself
 and is not a read.
 """
@@ -52,9 +52,6 @@ class _Recorder:
     def covers(self, path: str) -> bool:
         return any(path == d or path.startswith(d + ".") for d in self.declared)
 
-    def leads_to_declared(self, path: str) -> bool:
-        return any(d.startswith(path + ".") for d in self.declared)
-
     def check(self, path: str) -> None:
         if not self.covers(path):
             raise UndeclaredParam(self.stage, path, self.declared)
@@ -90,11 +87,7 @@ class ParamsView:
         if name in cls.model_fields:
             path = self._key(name)
             value = getattr(model, name)
-            if isinstance(value, BaseModel) and not rec.covers(path):
-                if rec.leads_to_declared(path):
-                    return ParamsView(value, path, rec)
-                raise UndeclaredParam(rec.stage, path, rec.declared)
-            if isinstance(value, BaseModel):
+            if isinstance(value, BaseModel):  # reaching a section reads nothing: its leaves are checked
                 return ParamsView(value, path, rec)
             rec.check(path)
             rec.read.add(path)
