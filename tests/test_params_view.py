@@ -77,3 +77,14 @@ def test_worker_processes_receive_plain_values():
     view = params_view(Params(), "pretrain", ["train"])
     copy = pickle.loads(pickle.dumps(view.train))
     assert copy == Params().train
+
+
+@pytest.mark.parametrize("size", ["base", "large", "custom"])
+def test_the_encoder_keys_a_scratch_job_declares_are_what_building_the_encoder_reads(size):
+    from avssl.stages import RAVEN_ENCODER_KEYS
+
+    custom = dict(layers=2, adim=64, heads=2, ffn=128) if size == "custom" else {}
+    params = Params(raven=RavenParams(size=size, **custom))
+    view = params_view(params, "finetune_scratch", RAVEN_ENCODER_KEYS)
+    view.raven.encoder_config()
+    assert set(read_keys(view)) == set(RAVEN_ENCODER_KEYS)  # whatever the size: reads do not depend on values
