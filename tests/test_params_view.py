@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,8 @@ from avssl.config.view import (
     read_keys,
     unread_declarations,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_declared_section_and_leaf_are_readable_and_recorded():
@@ -88,3 +91,14 @@ def test_the_encoder_keys_a_scratch_job_declares_are_what_building_the_encoder_r
     view = params_view(params, "finetune_scratch", RAVEN_ENCODER_KEYS)
     view.raven.encoder_config()
     assert set(read_keys(view)) == set(RAVEN_ENCODER_KEYS)  # whatever the size: reads do not depend on values
+
+
+def test_a_stage_that_reads_an_undeclared_key_stops_with_one_clear_line(tmp_path, monkeypatch, capsys):
+    from avssl import cli, stages
+
+    monkeypatch.setattr(stages, "job_params", lambda stage, job: ["study.seed"])  # a declaration missing `synth`
+    code = cli.main(["synth", "--params", str(REPO / ".test" / "params.yaml"), "--no-track",
+                     "--output", str(tmp_path / "synth")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err, err
+    assert "avssl synth: error: stage 'synthesize' read params key 'synth." in err, err
