@@ -5,8 +5,8 @@ Snakemake's params trigger and DVC's `params:` re-run a job when a value it *dec
 therefore receives a :class:`ParamsView` of the validated :class:`~avssl.config.Params` instead of the model.
 Reading a leaf under a declared dotted key (a section such as ``raven`` or a leaf such as ``train.device``)
 returns the value and records the leaf; reading any other leaf raises :class:`UndeclaredParam`, naming the
-stage and the key (reaching a section is not a read: ``s = params.shukla`` is fine until a leaf of it is used). Sub-sections come back as views, so the check follows the value wherever it is
-passed. Serialising the whole params for tracking (MLflow params, params.resolved.json) uses the model itself
+stage and the key (reaching a section is not a read: ``s = params.shukla`` is fine until a leaf of it is
+used). Sub-sections come back as views, so the check follows the value wherever it is passed. Serialising the whole params for tracking (MLflow params, params.resolved.json) uses the model itself
 and is not a read.
 """
 
