@@ -6,8 +6,8 @@ therefore receives a :class:`ParamsView` of the validated :class:`~avssl.config.
 Reading a leaf under a declared dotted key (a section such as ``raven`` or a leaf such as ``train.device``)
 returns the value and records the leaf; reading any other leaf raises :class:`UndeclaredParam`, naming the
 stage and the key (reaching a section is not a read: ``s = params.shukla`` is fine until a leaf of it is
-used). Sub-sections come back as views, so the check follows the value wherever it is passed. Serialising the whole params for tracking (MLflow params, params.resolved.json) uses the model itself
-and is not a read.
+used). Sub-sections come back as views, so the check follows the value wherever it is passed. Serialising
+the whole params for tracking (MLflow params, params.resolved.json) uses the model itself and is not a read.
 """
 
 from __future__ import annotations
