@@ -86,3 +86,29 @@ def test_a_real_dataset_starts_from_its_index_in_both_tools(tmp_path):
     assert len(parts) == load_params([tmp_path / "params.yaml"]).preprocess.shard_groups
     assert all("--dataset crema_d --input data/index/crema_d.csv" in c for c in parts)
 
+
+
+def test_both_tools_watch_exactly_the_params_each_job_declares():
+    """DVC's `params:` of every job (foreach items carry the keys that differ) are the stage table's declaration
+    for that job, which is also what the Snakemake rules' `params:` hold (common.smk `stage_params`)."""
+    from dvc.repo import Repo
+
+    from avssl import stages
+    from avssl.config import load_params
+
+    params = load_params([REPO / "params.yaml"]).model_dump(mode="json")
+    expected = {}
+    for st in stages.STAGES:
+        for job in st.jobs(params):
+            name = st.name + ("@" + "-".join(str(job[w]) for w in st.wildcards) if st.grid else "")
+            expected[name] = set(stages.job_params(st, job))
+    watched = {}
+    with Repo(str(REPO)) as repo:
+        for st in repo.index.stages:
+            watched[st.addressing] = {k for d in st.deps if hasattr(d, "params") for k in d.params}
+    assert watched == expected
+    raven, shukla = expected["pretrain@raven"], expected["pretrain@shukla_audio"]
+    assert "raven" in raven and not any(k.startswith("shukla") for k in raven)
+    assert "shukla" in shukla and not any(k.startswith("raven") for k in shukla)
+    scratch_vsr = expected["finetune_scratch@vsr-scratch-finetuned-1-0"]
+    assert {"raven.layers", "train.num_buckets"} <= scratch_vsr

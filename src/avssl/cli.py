@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(clip_id, reason, detail), DIR/unused_files.csv (other input files not taken: file, reason, detail).\n"
         "Bad clips are listed, never silently dropped; the stage fails only when\n"
         "the reject rate exceeds preprocess.max_reject_rate. Resumable per shard.",
-        "study.seed, preprocess.*, datasets.<NAME>_root (with --dataset)",
+        "preprocess.*, datasets.* (with --dataset)",
     )
     _add_common(p)
     p.add_argument("--input", type=Path,
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         "input: processed shards (avssl preprocess)\n"
         "output: DIR/model.safetensors + DIR/config.json (load with avssl.load_encoder), DIR/metrics.json,\n"
         "DIR/training_curves.png; DIR/checkpoints/ holds resumable training state (killed jobs resume).",
-        "study.seed, pretrain.*, train.*, raven.* (raven), shukla.* (shukla_*)",
+        "study.seed, train.*, raven.* (raven); shukla.*, preprocess.face_size/face_color (shukla_*)",
     )
     _add_common(p)
     p.add_argument(
@@ -183,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
         ft_help + "\n\ninput: processed shards; --pretrained: a pre-training output folder\n"
         "output: DIR/model.safetensors + DIR/config.json (the task model), DIR/metrics.json,\n"
         "DIR/training_curves.png (+ DIR/tokenizer.model for asr/vsr). Killed jobs resume from DIR/checkpoints/.",
-        "study.seed, finetune.<task>, finetune.noise_augmentation, train.device, evaluate (decoding)",
+        "study.seed, finetune.<task>, finetune.noise_augmentation, the loop's train.* keys (device, num_buckets,\n"
+        "num_workers, ...), the keys of an encoder it builds (scratch asr/vsr/words_video: raven size and dims;\n"
+        "scratch/random: shukla encoder dims; logmel: shukla.n_mels), evaluate.beam_size/ctc_weight/length_bonus\n"
+        "(asr/vsr). Exactly these per job: avssl.stages.finetune_params",
     )
     _add_common(p)
     _add_job(p)
@@ -202,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(+ greedy CTC for comparison).\n\n"
         "output: DIR/metrics.json (per condition), DIR/predictions.csv (clip_id, condition, decoder, reference,\n"
         "prediction), DIR/snr_curve.png, DIR/confusion_matrix.png (classification).",
-        "study.seed, evaluate.*",
+        "evaluate.*, finetune.<task> (the task model it rebuilds)",
     )
     _add_common(p)
     _add_job(p)
@@ -426,6 +429,23 @@ def _record_run_id(config_json: Path, run_id: str | None) -> None:
         write_json(config_json, {**json.loads(config_json.read_text()), "mlflow_run_id": run_id})
 
 
+def _job_view(params, stage: str, **job):
+    """What the stage code receives: a view of exactly the params this job declares (avssl.stages.job_params);
+    reading anything else raises UndeclaredParam. Tracking and hashing keep using the full model."""
+    from avssl import stages
+    from avssl.config.view import params_view
+
+    return params_view(params, stage, stages.job_params(stages.BY_NAME[stage], job), job)
+
+
+def _log_reads(run, view) -> None:
+    """Record in the MLflow run which params the job declared and which leaves it read (artifact
+    params_read.json): tests/test_params_declared.py checks that the two agree for every job."""
+    from avssl.config.view import read_record
+
+    run.log_dict(read_record(view), "params_read.json")
+
+
 def _tracking(args, params, stage: str, **kwargs):
     from avssl.tracking import start_stage
 
@@ -442,8 +462,10 @@ def cmd_synth(args) -> None:
 
     # Synthesis reads no data: its "input" is the generator's params and seed.
     with _tracking(args, params, "synthesize", input_hash=_params_hash(params, "synth")) as run:
-        metrics = run_synth(params, args.output, run=run, threads=threads)
+        view = _job_view(params, "synthesize")
+        metrics = run_synth(view, args.output, run=run, threads=threads)
         run.log_metrics(metrics)
+        _log_reads(run, view)
     _write_metrics(args.metrics, metrics)
 
 
@@ -479,10 +501,14 @@ def cmd_preprocess(args) -> None:
     if args.dataset:
         tags["dataset"] = args.dataset
     with _tracking(args, params, stage, input_hash=fingerprint_dir(args.input), tags=tags) as run:
+        job = {"part": str(group[0])} if group else {}
+        view = _job_view(params, ("preprocess_part_dataset" if args.dataset else "preprocess_part") if group
+                         else "preprocess", **job)
         metrics = preprocessing.run_preprocess(
-            params, args.input, args.output, run=run, threads=threads, shard_group=group, **source
+            view, args.input, args.output, run=run, threads=threads, shard_group=group, **source
         )
         run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        _log_reads(run, view)
     _write_metrics(args.metrics, metrics)
 
 
@@ -532,7 +558,9 @@ def _merge_preprocess_parts(args, params) -> None:
 
     input_hash = hashlib.sha256(" ".join(fingerprint_dir(p) for p in parts).encode()).hexdigest()[:16]
     with _tracking(args, params, "preprocess", input_hash=input_hash, tags={"shard_group": "merge"}) as run:
-        metrics = run_merge_parts(params, parts, args.output, run=run)
+        view = _job_view(params, "preprocess")
+        metrics = run_merge_parts(view, parts, args.output, run=run)
+        _log_reads(run, view)
     _write_metrics(args.metrics, metrics)
 
 
@@ -548,7 +576,9 @@ def cmd_pretrain(args) -> None:
     tags = {"method": args.method, "paper": "raven" if args.method == "raven" else "shukla"}
     try:
         with _tracking(args, params, "pretrain", input_hash=fingerprint_dir(args.input), tags=tags) as run:
-            run_pretrain(params, args.method, args.input, args.output, run=run, threads=threads)
+            view = _job_view(params, "pretrain", method=args.method)
+            run_pretrain(view, args.method, args.input, args.output, run=run, threads=threads)
+            _log_reads(run, view)
             _record_run_id(args.output / "config.json", run.run_id)
     except Preempted as exc:
         # SLURM preemption / SIGTERM: the checkpoint is written; the re-run resumes from it.
@@ -562,6 +592,14 @@ def _job_tags(args) -> dict:
     return {"task": args.task, "init": args.init, "method": args.init, "mode": args.mode,
             "fraction": f"{args.fraction:g}", "seed": args.seed,
             "paper": "raven" if args.task in ("asr", "vsr") else "shukla", "modality": TASKS[args.task].modality}
+
+
+def _job(args) -> dict:
+    """The fine-tuning/evaluation job as the stage table's grid writes it (avssl.stages.finetune_jobs)."""
+    from avssl.stages import TASK_PARAMS
+
+    return {"task": args.task, "init": args.init, "mode": args.mode, "fraction": f"{args.fraction:g}",
+            "seed": str(args.seed), "field": TASK_PARAMS[args.task]}
 
 
 def _check_fraction(args) -> None:
@@ -592,9 +630,13 @@ def cmd_finetune(args) -> None:
 
     try:
         with _tracking(args, params, "finetune", input_hash=fingerprint_dir(args.input), tags=_job_tags(args)) as run:
-            metrics = run_finetune(params, args.task, args.init, args.mode, args.fraction, args.seed, args.input,
+            stage = ("finetune_frozen" if args.features else "finetune" if args.init in PRETRAINED_INITS
+                     else "finetune_scratch")
+            view = _job_view(params, stage, **_job(args))
+            metrics = run_finetune(view, args.task, args.init, args.mode, args.fraction, args.seed, args.input,
                                    args.output, pretrained=args.pretrained, run=run, threads=threads,
                                    features=args.features)
+            _log_reads(run, view)
             run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
     except Preempted as exc:
         print(f"avssl finetune: preempted at step {exc.step}; checkpoint saved, re-run to resume", file=sys.stderr)
@@ -613,8 +655,9 @@ def cmd_evaluate(args) -> None:
     from avssl.tracking.provenance import fingerprint_dir
 
     with _tracking(args, params, "evaluate", input_hash=fingerprint_dir(args.input), tags=_job_tags(args)) as run:
-        run_evaluate(params, args.finetuned, args.input, args.output, run=run, threads=threads,
-                     features=args.features)
+        view = _job_view(params, "evaluate_frozen" if args.features else "evaluate", **_job(args))
+        run_evaluate(view, args.finetuned, args.input, args.output, run=run, threads=threads, features=args.features)
+        _log_reads(run, view)
 
 
 def cmd_features(args) -> None:
@@ -629,7 +672,9 @@ def cmd_features(args) -> None:
 
     tags = {"init": args.init, "method": args.init}
     with _tracking(args, params, "features", input_hash=fingerprint_dir(args.input), tags=tags) as run:
-        run_features(params, args.init, args.pretrained, args.input, args.output, run=run, threads=threads)
+        view = _job_view(params, "features", init=args.init)
+        run_features(view, args.init, args.pretrained, args.input, args.output, run=run, threads=threads)
+        _log_reads(run, view)
 
 
 def cmd_report(args) -> None:
@@ -640,7 +685,11 @@ def cmd_report(args) -> None:
     evaluated = Path("results/evaluate")
     input_hash = fingerprint_dir(evaluated) if evaluated.is_dir() else _params_hash(params, "report")
     with _tracking(args, params, "report", input_hash=input_hash) as run:
-        summary = run_report(params, args.output, run=run)
+        from avssl.tracking.store import resolve_uri
+
+        view = _job_view(params, "report")  # where the runs are is tracking's business, not a report param
+        summary = run_report(view, args.output, run=run, tracking_uri=resolve_uri(params.tracking.uri))
+        _log_reads(run, view)
     print(f"avssl report: {summary}", file=sys.stderr)
 
 
@@ -690,8 +739,10 @@ def cmd_index(args) -> None:
     root = _dataset_root(args, params)
     with _tracking(args, params, "index", input_hash=fingerprint_dir(root),
                    tags={"dataset": args.dataset, "dataset_root": str(root)}) as run:
-        summary = index_to_files(args.dataset, root, args.output, params.datasets)
+        view = _job_view(params, "index", dataset=args.dataset)
+        summary = index_to_files(args.dataset, root, args.output, view.datasets)
         run.log_metrics(summary)
+        _log_reads(run, view)
         run.log_artifact(problems_path(args.output))
     print(f"{args.output}: {summary}; problems listed in {problems_path(args.output)}", file=sys.stderr)
 

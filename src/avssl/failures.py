@@ -14,7 +14,7 @@ import urllib.error
 USER_ERRORS = {
     "ParamsError", "PreprocessError", "SynthError", "AcquireError", "ChecksumError", "DatasetError",
     "DatasetMissingError", "CheckpointError", "ReproduceError", "FileNotFoundError", "UnsafeArchiveError",
-    "ArchiveReadError", "ExtractConflictError", "TranscriptError",
+    "ArchiveReadError", "ExtractConflictError", "TranscriptError", "UndeclaredParam",
 }  # fmt: skip
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 NETWORK_ERRORS = {"ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout"}  # requests' names (MLflow server)

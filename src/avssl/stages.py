@@ -30,6 +30,48 @@ TASK_PARAMS = {"emotion": "emotion", "affect": "affect", "words_audio": "words",
                "asr": "asr", "vsr": "vsr"}  # fmt: skip
 
 
+# What the training loop reads of `train` when a downstream task drives it (its schedule is finetune.<task>'s).
+FINETUNE_TRAIN_KEYS = tuple(f"train.{k}" for k in (
+    "bf16", "checkpoint_every", "compile", "deterministic", "device", "keep_checkpoint", "log_every", "num_buckets",
+    "num_workers", "val_batches"))  # fmt: skip
+# The encoder a job builds itself (not loaded from pre-training) is configured by these keys (tasks.setup).
+RAVEN_ENCODER_KEYS = tuple(f"raven.{k}" for k in (
+    "size", "layers", "adim", "heads", "ffn", "drop_path", "frontend_width", "dropout", "attn_dropout"))  # fmt: skip
+SHUKLA_ENCODER_KEYS = tuple(f"shukla.{k}" for k in ("window_s", "cnn_channels", "code_dim", "gru_hidden", "gru_layers"))
+RAVEN_ARCH_TASKS = ("asr", "vsr", "words_video")  # `scratch` uses the RAVEn architecture for these
+DECODING_KEYS = ("evaluate.beam_size", "evaluate.ctc_weight", "evaluate.length_bonus")  # asr/vsr: built into the model
+
+
+def pretrain_params(job: dict) -> tuple[str, ...]:
+    """RAVEn reads raven.*, the Shukla pretexts shukla.* (and the face crop they reconstruct); both the loop."""
+    if job["method"] == "raven":
+        return ("study.seed", "train", "raven")
+    return ("study.seed", "train", "shukla", "preprocess.face_size", "preprocess.face_color")
+
+
+def encoder_params(job: dict) -> tuple[str, ...]:
+    """The params of the encoder a fine-tuning job builds: none when it loads a pre-trained one."""
+    init = job["init"]
+    if init == "scratch" and job["task"] in RAVEN_ARCH_TASKS:
+        return RAVEN_ENCODER_KEYS
+    if init in ("scratch", "random"):
+        return SHUKLA_ENCODER_KEYS
+    if init == "logmel":
+        return ("shukla.n_mels",)
+    return ()  # pre-trained (from its model file) or nuisance (no parameters)
+
+
+def finetune_params(job: dict) -> tuple[str, ...]:
+    decoding = DECODING_KEYS if job["task"] in SEQUENCE_TASKS else ()
+    return ("study.seed", *FINETUNE_TRAIN_KEYS, "finetune.{field}", "finetune.noise_augmentation",
+            *encoder_params(job), *decoding)
+
+
+def evaluate_params(job: dict) -> tuple[str, ...]:
+    """Evaluation rebuilds the task model (finetune.<task>) and adds noise (evaluate.*)."""
+    return ("evaluate", "finetune.{field}")
+
+
 def pretrain_jobs(params: dict) -> list[dict]:
     return [{"method": m} for m in params["pretrain"]["methods"]]
 
@@ -130,7 +172,10 @@ class Stage:
     outs: tuple[str, ...] = ()  # a trailing "/" marks a directory output
     metrics: tuple[str, ...] = ()  # JSON metrics files (also outputs; not cached by DVC)
     plots: tuple[str, ...] = ()  # PNG/CSV plots (also outputs; not cached by DVC)
-    params: tuple[str, ...] = ()  # params.yaml sections (dotted keys, may hold {item fields}) the stage reads
+    # The params a job reads: dotted keys (sections or leaves, may hold {item fields}), or a function of the job
+    # returning them. The stage code receives a view of exactly these (avssl.config.view): reading anything else
+    # raises, so Snakemake's params trigger and DVC's `params:` re-run exactly the jobs a change concerns.
+    params: tuple[str, ...] | Callable[[dict], tuple[str, ...]] = ()
     grid: Callable[[dict], list[dict]] | None = None  # fan-out: one job per returned dict of wildcard values
     wildcards: tuple[str, ...] = ()  # the grid fields that appear in paths (Snakemake wildcards)
     deps_from: Callable[[dict], list[str]] | None = None  # deps computed from the whole params (e.g. report)
@@ -221,7 +266,7 @@ def _finetune(name: str, grid: Callable[[dict], list[dict]], pretrained: bool, f
         outs=(f"{FT_DIR}/model.safetensors", f"{FT_DIR}/config.json"),
         metrics=(f"{FT_DIR}/metrics.json",),
         plots=(f"{FT_DIR}/training_curves.png",),
-        params=("study", "train.device", "finetune.{field}", "finetune.noise_augmentation"),
+        params=finetune_params,
         grid=grid,
         wildcards=FT_WILDCARDS,
         threads="loader",
@@ -246,7 +291,7 @@ def _evaluate(name: str, grid: Callable[[dict], list[dict]], features: bool) -> 
         outs=(f"{EVAL_DIR}/predictions.csv",),
         metrics=(f"{EVAL_DIR}/metrics.json",),
         plots=(f"{EVAL_DIR}/snr_curve.png",),
-        params=("study", "evaluate"),
+        params=evaluate_params,
         grid=grid,
         wildcards=FT_WILDCARDS,
         threads="loader",
@@ -265,7 +310,7 @@ STAGES: tuple[Stage, ...] = (
         args=(("--output", "data/synth"), ("--metrics", "results/metrics/synthesize.json")),
         outs=("data/synth/",),
         metrics=("results/metrics/synthesize.json",),
-        params=("study", "synth"),
+        params=("study.seed", "synth"),
         threads="workers",
         active=is_synthetic,
         description="Synthesise the embedded audio-visual corpus (eSpeak NG speech + animated face).",
@@ -276,7 +321,7 @@ STAGES: tuple[Stage, ...] = (
         args=(("--dataset", "{dataset}"), ("--output", "data/index/{dataset}.csv")),
         deps_from=_dataset_root,
         outs=("data/index/{dataset}.csv", "data/index/{dataset}.problems.csv"),
-        params=("study", "datasets"),
+        params=("datasets",),
         grid=index_jobs,
         wildcards=("dataset",),
         active=lambda p: not is_synthetic(p),
@@ -294,7 +339,7 @@ STAGES: tuple[Stage, ...] = (
         deps=("data/synth/",),
         outs=(f"{PART_DIR}/",),
         metrics=("results/metrics/preprocess_part{part}.json",),
-        params=("study", "preprocess"),
+        params=("preprocess",),
         grid=preprocess_parts,
         wildcards=("part",),
         threads="workers",
@@ -317,7 +362,7 @@ STAGES: tuple[Stage, ...] = (
         deps_from=_dataset_root,
         outs=(f"{PART_DIR}/",),
         metrics=("results/metrics/preprocess_part{part}.json",),
-        params=("study", "preprocess", "datasets"),
+        params=("preprocess", "datasets"),
         grid=preprocess_parts,
         wildcards=("part",),
         threads="workers",
@@ -338,7 +383,7 @@ STAGES: tuple[Stage, ...] = (
         deps_from=_merge_deps,
         outs=("data/processed/",),
         metrics=("results/metrics/preprocess.json",),
-        params=("study", "preprocess"),
+        params=("preprocess",),
         threads="1",
         description="Merge the shard-group parts into the training shards (hard links, no second copy).",
         log="logs/preprocess/merge.log",
@@ -351,7 +396,7 @@ STAGES: tuple[Stage, ...] = (
         outs=(f"{PRETRAIN_DIR}/model.safetensors", f"{PRETRAIN_DIR}/config.json"),
         metrics=(f"{PRETRAIN_DIR}/metrics.json",),
         plots=(f"{PRETRAIN_DIR}/training_curves.png",),
-        params=("study", "pretrain", "train", "raven", "shukla"),
+        params=pretrain_params,
         grid=pretrain_jobs,
         wildcards=("method",),
         threads="loader",
@@ -365,7 +410,7 @@ STAGES: tuple[Stage, ...] = (
               ("--output", FEATURES_DIR)),  # fmt: skip
         deps=("data/processed/", "results/pretrain/{init}/model.safetensors"),
         outs=(f"{FEATURES_DIR}/",),
-        params=("study", "evaluate.snrs", "evaluate.noise_types", "evaluate.noise_seed", "evaluate.babble_speakers"),
+        params=("evaluate.snrs", "evaluate.noise_types", "evaluate.noise_seed", "evaluate.babble_speakers"),
         grid=feature_jobs,
         wildcards=("init",),
         threads="loader",
@@ -387,7 +432,7 @@ STAGES: tuple[Stage, ...] = (
         deps_from=_report_deps,
         outs=("results/tables/", "results/figures/"),  # figures: PNGs for people, CSVs for REPORT_PLOTS
         metrics=("results/summary.json",),
-        params=("study", "report"),
+        params=("study.name", "report"),
         threads="1",
         description="Paper tables and figures from the study's MLflow runs.",
     ),
@@ -425,7 +470,26 @@ def job_deps(stage: Stage, params: dict, job: dict) -> list[str]:
 
 
 def job_params(stage: Stage, job: dict) -> list[str]:
-    return [p.format(**job) for p in stage.params]
+    """The dotted params keys one job of `stage` declares (and may read): the one declaration both tools watch."""
+    declared = stage.params(job) if callable(stage.params) else stage.params
+    return list(dict.fromkeys(p.format(**job) for p in declared))
+
+
+def _dvc_params(stage: Stage, jobs: list[dict], templ: Callable[[str], str]) -> tuple[list[str], list[dict]]:
+    """DVC `params:` for a stage and its foreach items. DVC 3 cannot interpolate a list into `params:`: keys every
+    job declares are listed as they are, and the keys that differ between jobs travel as item fields
+    `param0..paramN` (padded by repeating a key the job declares anyway, which DVC records once)."""
+    if not callable(stage.params):
+        return [templ(p) for p in stage.params], jobs
+    lists = [job_params(stage, job) for job in jobs]
+    common = [k for k in lists[0] if all(k in lst for lst in lists)]
+    rests = [[k for k in lst if k not in common] for lst in lists]
+    n = max(len(rest) for rest in rests)
+    if n == 0:
+        return common, jobs
+    items = [{**job, **{f"param{i}": (rest or lst)[min(i, len(rest or lst) - 1)] for i in range(n)}}
+             for job, lst, rest in zip(jobs, lists, rests)]  # fmt: skip
+    return common + [f"${{item.param{i}}}" for i in range(n)], items
 
 
 def to_dvc(params: dict) -> dict:
@@ -444,7 +508,8 @@ def to_dvc(params: dict) -> dict:
             deps += stage.deps_from(params)
         if deps:
             body["deps"] = deps
-        body["params"] = [templ(p) for p in stage.params]
+        jobs = stage.jobs(params) if stage.grid is not None else [{}]
+        body["params"], jobs = _dvc_params(stage, jobs, templ) if jobs else ([], jobs)
         if stage.outs:
             body["outs"] = [templ(strip_dir(o)) for o in stage.outs]
         if stage.metrics:
@@ -454,7 +519,6 @@ def to_dvc(params: dict) -> dict:
         if stage.grid is None:
             stages[stage.name] = body
             continue
-        jobs = stage.jobs(params)
         if not jobs:
             continue
         items = {"-".join(str(j[w]) for w in stage.wildcards): j for j in jobs}

@@ -125,10 +125,10 @@ class RavenParams(Section):
         return self
 
     def dims(self) -> tuple[int, int, int, int]:
-        """(layers, adim, heads, ffn) after resolving the size preset."""
-        if self.size == "custom":
-            return self.layers, self.adim, self.heads, self.ffn  # type: ignore[return-value]
-        return _SIZE_DIMS[self.size]
+        """(layers, adim, heads, ffn) after resolving the size preset (the custom keys are read either way, so a
+        job's params reads do not depend on the size: avssl.config.view)."""
+        custom = (self.layers, self.adim, self.heads, self.ffn)
+        return custom if self.size == "custom" else _SIZE_DIMS[self.size]  # type: ignore[return-value]
 
     def encoder_config(self) -> dict[str, Any]:
         """Builder kwargs of `raven_video` / `raven_audio` (what config.json stores)."""

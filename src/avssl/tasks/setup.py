@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from avssl.stages import PRETRAINED_INITS
+from avssl.stages import RAVEN_ARCH_TASKS as RAVEN_TASKS  # `scratch` uses the RAVEn architecture for these
 from avssl.tasks import TASKS, class_list, task_rows
-
-RAVEN_TASKS = ("asr", "vsr", "words_video")  # `scratch` uses the RAVEn architecture for these
 
 
 def split_rows(rows: list[dict], task: str, split: str) -> list[dict]:
