@@ -132,7 +132,7 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
 
         if mode != "frozen":
             raise ValueError(f"--features needs --mode frozen (cached features stand for a frozen encoder), got {mode}")
-        bank = FeatureBank(features, params, checkpoint=pretrained)
+        bank = FeatureBank(features, checkpoint=pretrained)  # clean features only: the noise settings are evaluate's
         if bank.has(spec.modality):
             objective.use_features(bank.table(spec.modality, "clean"))
 
