@@ -39,7 +39,7 @@ def _build_classifier(encoder, feat_dim, p, *, num_classes, modality, freeze_enc
                                    dropout=p.dropout, freeze_encoder=freeze_encoder, lr_head=p.lr_head,
                                    lr_encoder=p.lr_encoder, weight_decay=p.weight_decay, betas=tuple(p.betas),
                                    label_smoothing=p.label_smoothing, noise_augment=noise_augment,
-                                   feature_norm=p.frozen_feature_norm)
+                                   feature_norm=p.frozen_feature_norm, optimizer=p.optimizer)
 
 
 def _build_affect(encoder, feat_dim, p, *, modality, freeze_encoder=False, noise_augment=None, **_):
@@ -48,7 +48,7 @@ def _build_affect(encoder, feat_dim, p, *, modality, freeze_encoder=False, noise
     return AffectObjective(encoder, modality, feat_dim, hidden=p.hidden, layers=p.layers, dropout=p.dropout,
                            freeze_encoder=freeze_encoder, lr_head=p.lr_head, lr_encoder=p.lr_encoder,
                            weight_decay=p.weight_decay, betas=tuple(p.betas), noise_augment=noise_augment,
-                           feature_norm=p.frozen_feature_norm)
+                           feature_norm=p.frozen_feature_norm, optimizer=p.optimizer)
 
 
 def _build_speech(encoder, feat_dim, p, *, modality, tokenizer, freeze_encoder=False, decoding=None,

@@ -30,12 +30,13 @@ class AffectObjective(FinetuneObjective):
     def __init__(self, encoder: nn.Module, modality: str, feat_dim: int, *, n_outputs: int = 2, hidden: int = 256,
                  layers: int = 2, dropout: float = 0.0, freeze_encoder: bool = False, lr_head: float = 1e-4,
                  lr_encoder: float = 1e-4, weight_decay: float = 0.0, betas: tuple = (0.9, 0.999),
-                 noise_augment=None, target_key: str = "affect", feature_norm: bool = False):
+                 noise_augment=None, target_key: str = "affect", feature_norm: bool = False, optimizer: str = "adam"):
         super().__init__(encoder, modality, freeze_encoder, noise_augment, feat_dim if feature_norm else None)
         self.head = BiGRUHead(feat_dim, hidden, layers, dropout)
         self.regressor = nn.Linear(self.head.out_dim, n_outputs)
         self.target_key = target_key
         self.lr_head, self.lr_encoder, self.weight_decay, self.betas = lr_head, lr_encoder, weight_decay, betas
+        self.optimizer = optimizer  # finetune.<task>.optimizer: Adam (Shukla protocol) or AdamW
 
     def frames(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         feats, pm = self.encode(batch)
@@ -65,4 +66,4 @@ class AffectObjective(FinetuneObjective):
             groups.append({"name": "encoder", "params": [p for p in self.encoder.parameters() if p.requires_grad],
                            "lr": self.lr_encoder, "weight_decay": self.weight_decay})
         return [{"name": "finetune", "params": groups, "lr": self.lr_head, "weight_decay": self.weight_decay,
-                 "betas": self.betas}]
+                 "betas": self.betas, "optimizer": self.optimizer}]

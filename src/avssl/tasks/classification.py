@@ -20,12 +20,13 @@ class ClassificationObjective(FinetuneObjective):
                  hidden: int = 256, layers: int = 2, dropout: float = 0.0, freeze_encoder: bool = False,
                  lr_head: float = 1e-4, lr_encoder: float = 1e-4, weight_decay: float = 0.0,
                  betas: tuple = (0.9, 0.999), noise_augment=None, label_key: str = "label",
-                 label_smoothing: float = 0.0, feature_norm: bool = False):
+                 label_smoothing: float = 0.0, feature_norm: bool = False, optimizer: str = "adam"):
         super().__init__(encoder, modality, freeze_encoder, noise_augment, feat_dim if feature_norm else None)
         self.head = BiGRUHead(feat_dim, hidden, layers, dropout)
         self.classifier = nn.Linear(self.head.out_dim, num_classes)
         self.num_classes, self.label_key, self.label_smoothing = num_classes, label_key, label_smoothing
         self.lr_head, self.lr_encoder, self.weight_decay, self.betas = lr_head, lr_encoder, weight_decay, betas
+        self.optimizer = optimizer  # finetune.<task>.optimizer: Adam (Shukla protocol) or AdamW
 
     def logits(self, batch: dict) -> torch.Tensor:
         feats, pm = self.encode(batch)
@@ -51,4 +52,4 @@ class ClassificationObjective(FinetuneObjective):
             groups.append({"name": "encoder", "params": [p for p in self.encoder.parameters() if p.requires_grad],
                            "lr": self.lr_encoder, "weight_decay": self.weight_decay})
         return [{"name": "finetune", "params": groups, "lr": self.lr_head, "weight_decay": self.weight_decay,
-                 "betas": self.betas}]
+                 "betas": self.betas, "optimizer": self.optimizer}]

@@ -1,4 +1,5 @@
-"""Frozen features are standardised per dimension over valid frames before the head (MAE probe protocol)."""
+"""How task heads train on encoder features: frozen features standardised per dimension over valid frames (MAE probe
+protocol), and the optimiser each task section names."""
 
 import torch
 from torch import nn
@@ -35,3 +36,24 @@ def test_only_frozen_encoders_are_standardised_and_stats_are_saved():
     # the head's group only: no encoder group, and the norm adds no parameters to it
     assert [g["name"] for g in frozen.param_groups()[0]["params"]] == ["head"]
     assert not list(frozen.feature_norm.parameters())
+
+
+def test_task_optimizer_param_chooses_adam_or_adamw():
+    """finetune.<task>.optimizer reaches the training loop: with weight decay, Adam (L2 in the gradient) and AdamW
+    (decoupled) give different updates; without it they coincide (the default heads are unchanged by the choice)."""
+    from avssl.config.train import TrainParams
+    from avssl.training.loop import _optimizers
+
+    def one_step(optimizer: str, weight_decay: float) -> torch.Tensor:
+        torch.manual_seed(0)
+        enc = nn.Linear(640, 6)
+        obj = ClassificationObjective(enc, "audio", 6, 3, hidden=4, freeze_encoder=True, optimizer=optimizer,
+                                      weight_decay=weight_decay, lr_head=0.1)
+        opt = _optimizers(obj, TrainParams(), total=10, warmup=0, fused=False)[0].optimizer
+        for p in obj.classifier.parameters():
+            p.grad = torch.ones_like(p)
+        opt.step()
+        return obj.classifier.weight.detach().clone()
+
+    assert not torch.equal(one_step("adam", 0.5), one_step("adamw", 0.5))
+    assert torch.equal(one_step("adam", 0.0), one_step("adamw", 0.0))
