@@ -93,12 +93,14 @@ def test_log_mel_reference_recognises_most_words(tiny_dag):
 
 
 def test_accuracy_falls_as_snr_drops(tiny_dag):
-    """Audio classification: accuracy is non-increasing from clean down to -5 dB within a tolerance (one test
-    speaker, 40-48 clips: one clip = 2-2.5 points), and clean beats -5 dB babble by a margin.
+    """Audio classification: accuracy is non-increasing from clean down to -5 dB up to clip sampling, and clean
+    beats -5 dB babble by a margin. One test speaker, 40-48 clips (one clip = 2-2.5 points): a rise between
+    neighbouring SNRs fails only when it exceeds the 95 % bound of two independent binomial proportions (about
+    0.15 near chance), so noise around chance does not count and a systematic rise does.
 
     Not for the `nuisance` row: loudness and voice activity are not degraded by noise the way speech content
     is (babble adds speech-like energy where there was silence), so its curve has no reason to be monotone."""
-    tol, margin = 0.10, 0.05
+    margin = 0.05
     checked = 0
     for task, run, job, cond in _audio_classification_runs(tiny_dag):
         if run.startswith("nuisance"):
@@ -108,8 +110,10 @@ def test_accuracy_falls_as_snr_drops(tiny_dag):
             if not snrs:
                 continue
             curve = [cond["clean"]["accuracy"]] + [cond[f"{noise}_{s:g}"]["accuracy"] for s in snrs]
+            n = cond["clean"]["n"]
             for hi, lo in zip(curve, curve[1:]):
-                assert lo <= hi + tol, f"{task} {run} {job} {noise}: {curve} rises by more than {tol}"
+                tol = 1.96 * ((hi * (1 - hi) + lo * (1 - lo)) / n) ** 0.5
+                assert lo <= hi + tol, f"{task} {run} {job} {noise}: {curve} rises by more than {tol:.3f} (n = {n:g})"
             if "shukla_audio" in run and job.startswith("f1-"):
                 assert curve[0] >= curve[-1] + margin, f"{task} {run} {noise}: clean {curve[0]} vs {snrs[-1]} dB {curve[-1]}"
             checked += 1

@@ -243,7 +243,9 @@ EVAL_DIR = "results/evaluate/{task}/{init}-{mode}/f{fraction}-s{seed}"
 FEATURES_DIR = "results/features/{init}"
 FT_WILDCARDS = ("task", "init", "mode", "fraction", "seed")
 FT_LOG = "{task}/{init}-{mode}-f{fraction}-s{seed}.log"  # under logs/<stage>/
-FT_CONSTRAINTS = (("mode", "frozen|finetuned"), ("fraction", r"[0-9.e-]+"), ("seed", r"\d+"))
+# `task`, `init` and `mode` match exactly the values of the stage's jobs (common.smk `choices`): that keeps the
+# fine-tuning rules apart (`finetune` holds only fine-tuned pre-trained jobs, `finetune_frozen` only frozen ones).
+FT_CONSTRAINTS = (("fraction", r"[0-9.e-]+"), ("seed", r"\d+"))
 PART_LOG, PART_CONSTRAINTS = "logs/preprocess/part{part}.log", (("part", r"\d+"),)
 FT_ARGS = (("--task", "{task}"), ("--init", "{init}"), ("--mode", "{mode}"), ("--fraction", "{fraction}"),
            ("--seed", "{seed}"))  # fmt: skip

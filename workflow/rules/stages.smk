@@ -36,3 +36,9 @@ for _stage in stage_table.STAGES:
             job_command(_stage.name, locals())
 
     workflow.get_rule(_stage.name).docstring = _stage.description  # what `snakemake --list-rules` shows
+
+
+# A frozen pre-trained job is evaluated from its encoder's cached features (stage `features`). When the study also
+# fine-tunes pre-trained encoders, `evaluate` matches the same (init, mode) values and the frozen rule wins.
+# (`finetune` and `finetune_frozen` never overlap: their `mode` values differ.)
+ruleorder: evaluate_frozen > evaluate
