@@ -87,32 +87,92 @@ def inject_broken_clips(synth: Path) -> dict[str, str]:
     return {"broken_video": "video", "empty_audio": "audio", "no_metadata": "metadata", "missing_files": "file"}
 
 
-@pytest.fixture(scope="session")
-def tiny_dag(tmp_path_factory) -> Path:
-    """The tiny preset through snakemake in a temporary copy (with broken input injected after synthesis).
-
-    Returns the copy's `.test` folder; `.test/injected.json` lists the injected clips.
-    """
+def _build_tiny_dag(base: Path, procs: list) -> Path:
+    """The tiny preset through snakemake in a temporary copy (with broken input injected after synthesis)."""
     import json
     import subprocess
 
-    reuse = os.environ.get("AVSSL_TEST_TINY_DAG")  # developers: point at a finished run's .test to iterate
-    if reuse:
-        return Path(reuse)
-    root = copy_repo(tmp_path_factory.mktemp("tiny") / "repo")
+    root = copy_repo(base / "repo")
     work = root / ".test"
     env = env_with_venv()
     env.pop("MLFLOW_TRACKING_URI", None)
     env["PYTHONPATH"] = str(root / "src")
     smk = [tool("snakemake"), "--cores", "2", "--directory", ".test"]
-    first = subprocess.run(smk + ["synthesize"], cwd=root, env=env, capture_output=True, text=True)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+
+    def run(cmd: list[str], log: Path) -> tuple[int, str]:
+        with open(log, "w") as out:  # a file, not a pipe: nobody reads while the DAG runs
+            proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)  # fmt: skip
+            procs.append(proc)
+            code = proc.wait()
+        return code, log.read_text(errors="replace")
+
+    code, text = run(smk + ["synthesize"], base / "synthesize.out")
+    assert code == 0, text[-6000:]
     injected = inject_broken_clips(work / "data" / "synth")
     (work / "injected.json").write_text(json.dumps(injected))
-    full = subprocess.run(smk, cwd=root, env=env, capture_output=True, text=True)
-    (work / "snakemake.out").write_text(full.stdout + full.stderr)
-    assert full.returncode == 0, full.stdout[-5000:] + full.stderr[-5000:]
+    code, text = run(smk, work / "snakemake.out")
+    assert code == 0, text[-10000:]
     return work
+
+
+_TINY: dict = {}
+
+
+def _start_tiny_dag(tmp_path_factory) -> None:
+    import threading
+
+    base = tmp_path_factory.mktemp("tiny")
+    state: dict = {"procs": []}
+
+    def work() -> None:
+        try:
+            state["work"] = _build_tiny_dag(base, state["procs"])
+        except BaseException as exc:  # re-raised by the fixture, in the first test that needs the DAG
+            state["error"] = exc
+
+    state["thread"] = threading.Thread(target=work, name="tiny-dag", daemon=True)
+    state["thread"].start()
+    _TINY.update(state)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that read the finished tiny DAG run last: the DAG starts in the background at session start
+    (`_tiny_dag_in_background`), and the unit tests, mostly single-threaded, run beside it meanwhile."""
+    items.sort(key=lambda item: "tiny_dag" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tiny_dag_in_background(request, tmp_path_factory):
+    """Start the tiny DAG when the session begins if any selected test needs it; stop it if the session ends
+    first (interrupted, -x)."""
+    import signal
+
+    needed = any("tiny_dag" in getattr(item, "fixturenames", ()) for item in request.session.items)
+    if needed and not os.environ.get("AVSSL_TEST_TINY_DAG"):
+        _start_tiny_dag(tmp_path_factory)
+    yield
+    for proc in _TINY.get("procs", []):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+
+
+@pytest.fixture(scope="session")
+def tiny_dag(tmp_path_factory) -> Path:
+    """The tiny preset run through snakemake in a temporary copy (with broken input injected after synthesis).
+
+    Returns the copy's `.test` folder; `.test/injected.json` lists the injected clips. The run starts in the
+    background at session start; this waits for it.
+    """
+    reuse = os.environ.get("AVSSL_TEST_TINY_DAG")  # developers: point at a finished run's .test to iterate
+    if reuse:
+        return Path(reuse)
+    if "thread" not in _TINY:
+        _start_tiny_dag(tmp_path_factory)
+    _TINY["thread"].join()
+    if "error" in _TINY:
+        raise _TINY["error"]
+    return _TINY["work"]
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,8 @@ def test_every_job_kind_of_the_default_grid_reads_exactly_what_it_declares(tiny_
     and .test/params.yaml set the same keys and differ in sizes, the grid and the names only. A kind is (task,
     mode, init), with the pre-trained inits as one (their encoder is loaded from a file, which reads no params;
     the tiny DAG runs all four methods). One job of every kind the tiny DAG does not run is run here, in-process
-    with params.yaml (plus finetune.<task>.max_steps=1, a size), on the tiny DAG's data and pre-trained encoders;
+    with params.yaml (plus the sizes finetune.<task>.max_steps=1 and evaluate.snrs=[0]), on the tiny DAG's data and
+    pre-trained encoders;
     each job's reads are what the CLI stores in MLflow (no tracking here: the same record is captured)."""
     from avssl import cli
     from avssl.config.view import read_record
@@ -92,6 +93,7 @@ def test_every_job_kind_of_the_default_grid_reads_exactly_what_it_declares(tiny_
     for job in todo.values():
         task, init, mode = job["task"], job["init"], job["mode"]
         common = ["--params", str(REPO / "params.yaml"), "--set", f"finetune.{job['field']}.max_steps=1",
+                  "--set", "evaluate.snrs=[0]",  # sizes: one SNR per noise type instead of five
                   "--no-track", "--threads", "1", "--task", task, "--init", init, "--mode", mode,
                   "--fraction", job["fraction"], "--seed", job["seed"], "--input", processed]
         out = tmp_path / f"{task}-{init}-{mode}"
