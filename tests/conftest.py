@@ -123,7 +123,9 @@ def _start_tiny_dag(tmp_path_factory) -> None:
     import threading
 
     base = tmp_path_factory.mktemp("tiny")
-    state: dict = {"procs": []}
+    state = _TINY  # the thread fills in "work" or "error" later: the fixture reads this same dict
+    state.clear()
+    state["procs"] = []
 
     def work() -> None:
         try:
@@ -133,7 +135,6 @@ def _start_tiny_dag(tmp_path_factory) -> None:
 
     state["thread"] = threading.Thread(target=work, name="tiny-dag", daemon=True)
     state["thread"].start()
-    _TINY.update(state)
 
 
 def pytest_collection_modifyitems(session, config, items):
