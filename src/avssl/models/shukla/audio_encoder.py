@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from avssl.models.gru import run_gru
 from avssl.models.shukla.waveform import HOP, SAMPLE_RATE, frame_windows, utterance_znorm
 
 
@@ -104,5 +105,5 @@ class ShuklaAudioEncoder(nn.Module):
         real_codes = self.cnn(windows[valid])  # padded windows never reach the CNN (nor BatchNorm)
         codes = real_codes.new_zeros(batch, n_frames, self.code_dim)  # dtype follows autocast
         codes[valid] = real_codes
-        features, _ = self.gru(codes)
+        features = run_gru(self.gru, codes)  # causal: padding at the end never reaches valid frames
         return features * valid.unsqueeze(-1).to(features.dtype)
