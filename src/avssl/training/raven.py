@@ -21,7 +21,7 @@ from torch import nn
 
 from avssl.config.raven import RavenParams
 from avssl.media import SAMPLES_PER_FRAME
-from avssl.models.raven import Predictor, RavenEncoder, build_encoder
+from avssl.models.raven import Predictor, PredictorConfig, RavenEncoder, build_encoder
 from avssl.models.raven.block import DropPath
 from avssl.training.ema import cosine_momentum, ema_update_, make_teacher, set_teacher_mode
 from avssl.training.health import feature_health
@@ -74,9 +74,11 @@ class RavenObjective(nn.Module):
         video, audio = build_encoder("video", **cfg), build_encoder("audio", **cfg)
         adim = cfg["adim"]
 
+        sizes = PredictorConfig(width=p.predictor_width, heads=p.predictor_heads, ffn=p.predictor_ffn,
+                                layers=p.predictor_layers, dropout=p.dropout, attn_dropout=p.attn_dropout)
+
         def pred() -> Predictor:
-            return Predictor(adim, adim, p.predictor_width, p.predictor_heads, p.predictor_ffn,
-                             p.predictor_layers, p.dropout, p.attn_dropout)
+            return Predictor(adim, adim, sizes)
 
         def probe() -> ProbeHeads | None:
             if not p.probe_heads:
