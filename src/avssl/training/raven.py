@@ -118,8 +118,8 @@ class RavenObjective(nn.Module):
         return {"momentum": m}
 
     def make_mask(self, lengths: torch.Tensor, T: int) -> torch.Tensor:
-        return span_mask(lengths, T, self.p.mask_prob, self.p.mask_span, self.p.mask_mode, self.p.min_masks,
-                         self.generator, subsample=self.p.mask_subsample)
+        return span_mask(lengths, T, self.p.mask_prob, self.p.mask_span, self.p.mask_mode, min_masks=self.p.min_masks,
+                         generator=self.generator, subsample=self.p.mask_subsample)
 
     def draw_masks(self, lengths: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(video mask, audio mask) of one step: two draws in that order (official: the video student's

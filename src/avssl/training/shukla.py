@@ -59,8 +59,9 @@ class ShuklaObjective(nn.Module):
             self.register_buffer("identity_draws", torch.zeros((), dtype=torch.long))
         if audio:
             self.attributes = AudioAttributes(
-                cfg.n_mfcc, cfg.n_mels, cfg.use_energy, cfg.use_pitch, cfg.f0_min, cfg.f0_max
-            )
+                n_mfcc=cfg.n_mfcc, n_mels=cfg.n_mels, use_energy=cfg.use_energy, use_pitch=cfg.use_pitch,
+                f0_min=cfg.f0_min, f0_max=cfg.f0_max,
+            )  # fmt: skip
             self.standardizer = RunningStandardizer(self.attributes.dim, cfg.attribute_momentum)
             self.head = AttributeHead(self.encoder.output_dim, self.attributes.dim, cfg.attribute_head_hidden)
 

@@ -52,8 +52,8 @@ def _speak(tokens, mean, spec: ClipSpec, sp, pros, rng, rate_scale=1.0):
     a_w, v_w = affect.word_affect(len(tokens), mean, sp.affect_variability, rng)
     mods = [emotion.affect_modulation(a - mean[0], v - mean[1]) for a, v in zip(a_w, v_w)]
     raw, events = ESpeak.get().synth(
-        _ssml(tokens, mods), spec.speaker.voice, int(round(pros.rate * rate_scale)), pros.volume, pros.pitch,
-        pros.pitch_range, ssml=True, seed=spec.seed,
+        _ssml(tokens, mods), spec.speaker.voice, rate=int(round(pros.rate * rate_scale)), volume=pros.volume,
+        pitch=pros.pitch, pitch_range=pros.pitch_range, ssml=True, seed=spec.seed,
     )  # fmt: skip
     return audio.resample_22k_to_16k(raw), events, a_w, v_w
 
