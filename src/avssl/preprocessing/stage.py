@@ -95,8 +95,8 @@ def _report_unused(unused: list[dict], input_dir: Path, out: Path) -> None:
           file=sys.stderr)
 
 
-def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads: int = 1,
-                   shard_group: tuple[int, int] | None = None, *, dataset: str | None = None,
+def run_preprocess(params, input_dir: Path, output_dir: Path, *, run=None, threads: int = 1,
+                   shard_group: tuple[int, int] | None = None, dataset: str | None = None,
                    dataset_root: Path | None = None, landmarks_dir: Path | None = None) -> dict:
     """Stage `preprocess`. Returns metrics; raises PreprocessError (after writing) above max_reject_rate.
 
