@@ -22,7 +22,7 @@ from torch import nn
 from avssl.config.raven import RavenParams
 from avssl.media import SAMPLES_PER_FRAME
 from avssl.models.raven import Predictor, PredictorConfig, RavenEncoder, build_encoder
-from avssl.models.raven.block import DropPath
+from avssl.models.raven.block import BlockConfig, DropPath
 from avssl.training.ema import cosine_momentum, ema_update_, make_teacher, set_teacher_mode
 from avssl.training.health import feature_health
 from avssl.training.masking import mask_audio, mask_video, span_mask
@@ -74,8 +74,9 @@ class RavenObjective(nn.Module):
         video, audio = build_encoder("video", **cfg), build_encoder("audio", **cfg)
         adim = cfg["adim"]
 
-        sizes = PredictorConfig(width=p.predictor_width, heads=p.predictor_heads, ffn=p.predictor_ffn,
-                                layers=p.predictor_layers, dropout=p.dropout, attn_dropout=p.attn_dropout)
+        block = BlockConfig(p.predictor_width, p.predictor_heads, p.predictor_ffn, p.dropout, p.attn_dropout,
+                            drop_path=0.0, layerscale=None)  # fmt: skip
+        sizes = PredictorConfig(p.predictor_layers, block)
 
         def pred() -> Predictor:
             return Predictor(adim, adim, sizes)

@@ -34,18 +34,11 @@ class MaskEmbedding(nn.Module):
 
 @dataclass(frozen=True)
 class PredictorConfig:
-    """Predictor sizes; the defaults are RAVEn Base's (width 512, 8 heads, FFN 2048, 2 blocks)."""
+    """`layers` blocks of `block` (its `dim` is the predictor's width). The defaults are RAVEn Base's: 2 blocks of
+    width 512, 8 heads, FFN 2048, without stochastic depth or LayerScale (official predictors have no `gamma_*`)."""
 
-    width: int = 512
-    heads: int = 8
-    ffn: int = 2048
     layers: int = 2
-    dropout: float = 0.1
-    attn_dropout: float = 0.1
-
-    def block(self) -> BlockConfig:
-        """The predictors' blocks: no stochastic depth, no LayerScale."""
-        return BlockConfig(self.width, self.heads, self.ffn, self.dropout, self.attn_dropout, 0.0, layerscale=None)
+    block: BlockConfig = BlockConfig(512, 8, 2048, drop_path=0.0, layerscale=None)
 
 
 class Predictor(nn.Module):
@@ -53,9 +46,9 @@ class Predictor(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, config: PredictorConfig = PredictorConfig()):
         super().__init__()
-        width = config.width
-        self.embed = MaskEmbedding(in_dim, width, config.dropout)
-        self.encoders = nn.ModuleList(EncoderLayer(config.block()) for _ in range(config.layers))
+        width = config.block.dim
+        self.embed = MaskEmbedding(in_dim, width, config.block.dropout)
+        self.encoders = nn.ModuleList(EncoderLayer(config.block) for _ in range(config.layers))
         self.after_norm = nn.LayerNorm(width, eps=1e-12)
         self.last_linear = nn.Linear(width, out_dim)
 
