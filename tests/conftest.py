@@ -35,6 +35,21 @@ def env_with_venv() -> dict:
     return env
 
 
+def modules_imported_by(code: str, watch: tuple[str, ...]) -> list[str]:
+    """Run ``code`` in a fresh interpreter (this checkout's src first on the path) and return the modules of
+    ``watch`` that were imported afterwards, in ``watch`` order. The code must succeed (its stderr is shown if not).
+
+    Why a subprocess: this test session has long imported torch, so only a fresh process can tell what an
+    import or a command costs at start-up."""
+    import json
+    import subprocess
+
+    probe = f"{code}\nimport json as _json, sys as _sys\nprint(_json.dumps([m for m in {list(watch)!r} if m in _sys.modules]))\n"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env_with_venv())
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def copy_repo(dest: Path) -> Path:
     """A clean copy of the checkout (tracked + untracked-not-ignored files), made a git repo of its own
     so runs inside it record a commit (what `avssl reproduce` checks)."""

@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from avssl.data.processed import ProcessedDataset  # noqa: E402
+from tests.conftest import modules_imported_by  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,14 @@ def test_missing_dir_is_clear(tmp_path):
 def test_public_short_path_is_the_same_class():
     """The package docstring advertises ``avssl.data.ProcessedDataset``: users import it from there."""
     import avssl.data
+    from avssl.data import ProcessedDataset as short
 
-    assert avssl.data.ProcessedDataset is ProcessedDataset
+    assert avssl.data.ProcessedDataset is ProcessedDataset and short is ProcessedDataset
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         avssl.data.Nope  # noqa: B018
+
+
+def test_the_short_path_is_lazy():
+    """Importing avssl.data (every data module does) must not load numpy or torch until the class is asked for."""
+    assert modules_imported_by("import avssl.data", ("numpy", "torch")) == []
+    assert modules_imported_by("from avssl.data import ProcessedDataset", ("numpy",)) == ["numpy"]

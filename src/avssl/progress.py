@@ -32,7 +32,7 @@ def _amount(n: float, scale: bool) -> str:
 class LineProgress:
     """tqdm's subset the stages use (update, set_postfix, close, iteration, context manager), as lines."""
 
-    def __init__(self, iterable: Iterable | None = None, total: int | None = None, desc: str = "",
+    def __init__(self, iterable: Iterable | None = None, *, total: int | None = None, desc: str = "",
                  unit: str = "it", initial: int = 0, file: IO | None = None, unit_scale: bool = False,
                  interval: float = 30.0, clock=time.monotonic, disable: bool = False):  # fmt: skip
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
@@ -102,7 +102,7 @@ class LineProgress:
         self.close()
 
 
-def progress(iterable: Iterable | None = None, total: int | None = None, desc: str = "", unit: str = "it",
+def progress(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "", unit: str = "it",
              initial: int = 0, file: IO | None = None, unit_scale: bool = False, leave: bool = True,
              disable: bool = False):
     """A tqdm bar when `file` (default stderr) is a terminal, else a :class:`LineProgress`."""

@@ -95,8 +95,8 @@ def _report_unused(unused: list[dict], input_dir: Path, out: Path) -> None:
           file=sys.stderr)
 
 
-def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads: int = 1,
-                   shard_group: tuple[int, int] | None = None, *, dataset: str | None = None,
+def run_preprocess(params, input_dir: Path, output_dir: Path, *, run=None, threads: int = 1,
+                   shard_group: tuple[int, int] | None = None, dataset: str | None = None,
                    dataset_root: Path | None = None, landmarks_dir: Path | None = None) -> dict:
     """Stage `preprocess`. Returns metrics; raises PreprocessError (after writing) above max_reject_rate.
 
@@ -107,25 +107,66 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
     `shard_group=(i, n)` processes only shards with index % n == i and does not merge (run
     :func:`avssl.preprocessing.merge_shards` once all groups are done).
     """
-    from avssl.preprocessing.merge import mark_created, merge_shards
-    from avssl.preprocessing.shards import REJECT_FIELDS, ShardWriter, partition, shard_name, write_csv
+    from avssl.preprocessing.shards import shard_name
 
     pp = params.preprocess
     input_dir, out = Path(input_dir), Path(output_dir)
-    if dataset is None and not input_dir.is_dir():
-        raise PreprocessError(f"input folder {input_dir} does not exist")
     if dataset is not None and dataset_root is None and dataset in _dataset_names():
         dataset_root = Path(params.datasets.root(dataset))
+    _check_request(pp, input_dir, dataset, shard_group)
+    t0 = time.perf_counter()
+    clips, discovery_rejects, unused = _discover(pp, input_dir, dataset, dataset_root, landmarks_dir)
+    by_id = {c.clip_id: c for c in clips}
+    groups = _start_output(pp, out, list(by_id), dataset, discovery_rejects)
+    _report_unused(unused, input_dir, out)
+
+    mine = [i for i in range(len(groups)) if shard_group is None or i % shard_group[1] == shard_group[0]]
+    pending = [i for i in mine if not (out / "shards" / shard_name(i)).is_dir()]
+    frames = _process_shards(pp, out, [(i, by_id[c]) for i in pending for c in groups[i]], threads)
+    wall = time.perf_counter() - t0
+    metrics = {
+        "n_shards": len(groups),
+        "n_shards_processed": len(pending),
+        "n_shards_skipped": len(mine) - len(pending),
+        "n_unused_files": len(unused),
+        "frames_processed": frames,
+        "wall_s": wall,
+        "frames_per_second": frames / wall if wall > 0 else 0.0,
+        "frames_per_second_per_core": frames / wall / max(1, threads) if wall > 0 else 0.0,
+    }
+    if shard_group is None:
+        from avssl.preprocessing.merge import merge_shards
+
+        metrics.update(merge_shards(out))
+    if run is not None:
+        run.log_metrics(metrics)
+        if shard_group is None:
+            for name in ("index.csv", "rejects.csv", "unused_files.csv"):
+                run.log_artifact(out / name)
+    if shard_group is None:
+        check_reject_rate(metrics, pp.max_reject_rate, out)
+    return metrics
+
+
+def _check_request(pp, input_dir: Path, dataset: str | None, shard_group: tuple[int, int] | None) -> None:
+    """Refuse a missing input folder, a bad shard group or a missing landmark backend before any work."""
+    if dataset is None and not input_dir.is_dir():
+        raise PreprocessError(f"input folder {input_dir} does not exist")
     if shard_group is not None and not (0 <= shard_group[0] < shard_group[1]):
         raise PreprocessError(f"shard_group {shard_group}: need 0 <= i < n")
     if pp.locator == "landmarks":
         from avssl.preprocessing.landmarks import load_align
 
         load_align()  # fail early, before any work, if the backend is missing
-    t0 = time.perf_counter()
-    clips, discovery_rejects, unused = _discover(pp, input_dir, dataset, dataset_root, landmarks_dir)
-    by_id = {c.clip_id: c for c in clips}
-    groups = partition(list(by_id), pp.clips_per_shard)
+
+
+def _start_output(pp, out: Path, clip_ids: list[str], dataset: str | None, discovery_rejects: list[dict]) -> list:
+    """Partition the clips into shards and write OUT/plan.json (refusing a folder planned otherwise) and
+    OUT/discovery_rejects.csv; returns the shards' clip-id groups."""
+    from avssl.preprocessing.merge import mark_created
+    from avssl.preprocessing.shards import REJECT_FIELDS, partition, write_csv
+
+    groups = partition(clip_ids, pp.clips_per_shard)
     fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
     (out / "shards").mkdir(parents=True, exist_ok=True)
     if fresh:  # only a folder we created (or found empty) is ours to replace later (see merge.check_replaceable)
@@ -135,11 +176,14 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
         plan["dataset"] = dataset
     _write_plan(out, plan)
     write_csv(out / "discovery_rejects.csv", discovery_rejects, REJECT_FIELDS)
-    _report_unused(unused, input_dir, out)
+    return groups
 
-    mine = [i for i in range(len(groups)) if shard_group is None or i % shard_group[1] == shard_group[0]]
-    pending = [i for i in mine if not (out / "shards" / shard_name(i)).is_dir()]
-    todo = [(i, by_id[c]) for i in pending for c in groups[i]]
+
+def _process_shards(pp, out: Path, todo: list[tuple[int, object]], threads: int) -> int:
+    """Process ``todo`` ((shard index, clip source) in shard order) on ``threads`` processes; each shard is
+    committed when its last clip is in (an interrupted shard is discarded). Returns the frames kept."""
+    from avssl.preprocessing.shards import ShardWriter
+
     frames = 0
     bar = progress(total=len(todo), desc="preprocess", unit="clip", disable=not todo)
     pool, writer = None, None
@@ -174,27 +218,7 @@ def run_preprocess(params, input_dir: Path, output_dir: Path, run=None, threads:
             pool.join()
         if writer is not None:
             writer.abort()
-    wall = time.perf_counter() - t0
-    metrics = {
-        "n_shards": len(groups),
-        "n_shards_processed": len(pending),
-        "n_shards_skipped": len(mine) - len(pending),
-        "n_unused_files": len(unused),
-        "frames_processed": frames,
-        "wall_s": wall,
-        "frames_per_second": frames / wall if wall > 0 else 0.0,
-        "frames_per_second_per_core": frames / wall / max(1, threads) if wall > 0 else 0.0,
-    }
-    if shard_group is None:
-        metrics.update(merge_shards(out))
-    if run is not None:
-        run.log_metrics(metrics)
-        if shard_group is None:
-            for name in ("index.csv", "rejects.csv", "unused_files.csv"):
-                run.log_artifact(out / name)
-    if shard_group is None:
-        check_reject_rate(metrics, pp.max_reject_rate, out)
-    return metrics
+    return frames
 
 
 def run_merge_parts(params, parts: list[Path], output_dir: Path, run=None) -> dict:

@@ -8,6 +8,7 @@ from typing import Callable, Iterable
 from avssl.report.cells import Cell
 from avssl.report.labels import PERCENT_METRICS
 from avssl.report.runs import RunRecord
+from avssl.tracking.metric_keys import ci95_key, metric_key
 
 
 def metric_value(run: RunRecord, metric: str, condition: str = "clean") -> float | None:
@@ -15,7 +16,7 @@ def metric_value(run: RunRecord, metric: str, condition: str = "clean") -> float
     if metric == "ccc_mean":
         a, v = run.metrics.get(f"ccc_arousal.{condition}"), run.metrics.get(f"ccc_valence.{condition}")
         return None if a is None or v is None else (a + v) / 2
-    return run.metrics.get(f"{metric}.{condition}")
+    return run.metrics.get(metric_key(metric, condition))
 
 
 class Formatter:
@@ -39,7 +40,7 @@ class Formatter:
 
 def clip_interval(run: RunRecord, metric: str, condition: str) -> tuple[float, float] | None:
     """The run's 95 % interval over test clips (logged by the evaluation as ci95_low/high/<metric>.<cond>)."""
-    low, high = (run.metrics.get(f"ci95_{end}/{metric}.{condition}") for end in ("low", "high"))
+    low, high = (run.metrics.get(ci95_key(metric_key(metric, condition), end)) for end in ("low", "high"))
     return None if low is None or high is None else (low, high)
 
 

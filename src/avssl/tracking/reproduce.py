@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from avssl.tracking.metric_keys import CI95_PREFIX, ci95_key
 from avssl.tracking.provenance import fingerprint_dir, git_state
 from avssl.tracking.store import open_existing_store, resolve_uri
 
@@ -164,10 +165,6 @@ def numerics_differences(recorded: dict, here: dict) -> list[str]:
             if recorded.get(k) and here.get(k) and recorded.get(k) != here.get(k)]  # fmt: skip
 
 
-def _ci_key(key: str, end: str) -> str:
-    return f"ci95_{end}/{key}"
-
-
 def compare(old: dict, new: dict, old_id: str, new_id: str) -> dict:
     """Print recorded vs new metrics (timings excluded) and say which case it is.
 
@@ -176,11 +173,11 @@ def compare(old: dict, new: dict, old_id: str, new_id: str) -> dict:
     guarantee), ``outside CI`` (some metric lies outside it, or differs and has no recorded interval).
     Returns {"identical": bool, "case": str, "rows": [(metric, recorded, new, verdict)], "new_run_id": ...}.
     """
-    keys = sorted(k for k in set(old) | set(new) if not _volatile(k) and not k.startswith("ci95_"))
+    keys = sorted(k for k in set(old) | set(new) if not _volatile(k) and not k.startswith(CI95_PREFIX))
     rows = []
     for k in keys:
         a, b = old.get(k), new.get(k)
-        lo, hi = old.get(_ci_key(k, "low")), old.get(_ci_key(k, "high"))
+        lo, hi = old.get(ci95_key(k, "low")), old.get(ci95_key(k, "high"))
         if a == b:
             verdict = "same"
         elif a is not None and b is not None and lo is not None and hi is not None and lo <= b <= hi:
@@ -191,7 +188,7 @@ def compare(old: dict, new: dict, old_id: str, new_id: str) -> dict:
     width = max([len(k) for k in keys] + [6])
     print(f"{'metric':<{width}}  {'recorded':>14}  {'95% CI':>19}  {'re-run':>14}  verdict", file=sys.stdout)
     for k, a, b, verdict in rows:
-        lo, hi = old.get(_ci_key(k, "low")), old.get(_ci_key(k, "high"))
+        lo, hi = old.get(ci95_key(k, "low")), old.get(ci95_key(k, "high"))
         ci = f"[{lo:.4g}, {hi:.4g}]" if lo is not None and hi is not None else "-"
         fa = f"{a:.6g}" if a is not None else "-"
         fb = f"{b:.6g}" if b is not None else "-"

@@ -61,8 +61,6 @@ class AdamW(_Base):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -75,13 +73,14 @@ class AdamW(_Base):
                     state["step"] = torch.tensor(0.0, dtype=torch.float64 if double else torch.float32)
                     state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                _update(param, param.grad, state, beta1, beta2, lr, eps, wd, group["decoupled_weight_decay"])
+                _update(param, param.grad, state, group)
         return loss
 
 
-def _update(param: torch.Tensor, grad: torch.Tensor, state: dict, beta1: float, beta2: float, lr: float,
-            eps: float, wd: float, decoupled: bool) -> None:
+def _update(param: torch.Tensor, grad: torch.Tensor, state: dict, group: dict[str, Any]) -> None:
     """One parameter's step, operation for operation as torch.optim.adam._single_tensor_adam."""
+    beta1, beta2 = group["betas"]
+    lr, eps, wd, decoupled = group["lr"], group["eps"], group["weight_decay"], group["decoupled_weight_decay"]
     exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
     step_t += 1
     if wd != 0:

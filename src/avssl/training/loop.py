@@ -10,13 +10,14 @@ to an uninterrupted run: all randomness is either derived from (seed, epoch, ind
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -263,165 +264,232 @@ def train(
     Returns the final metrics (last logged window, validation, steps, seconds, throughput) and ``history``
     (every logged metrics dict, also across resumptions). Under torchrun every process calls this.
     """
-    out_dir = Path(out_dir)
-    ckpt_dir = out_dir / "checkpoints"
-    info = distributed.init_distributed(cfg.device)
-    device = info.device
-    cuda = device.type == "cuda"
-    determinism.configure_determinism(cfg.deterministic, cuda, compile=cfg.compile)
+    trainer = _Trainer(objective, cfg, run, seed=seed, ckpt_dir=Path(out_dir) / "checkpoints", stateful=stateful)
+    trainer.setup(dataset, collate_fn)
+    trainer.restore_or_seed(resume)
+    with _preemption_flag() as preempt:
+        trainer.run_epochs(preempt, progress, on_epoch_end)
+    return trainer.final_metrics(val_dataset, collate_fn)
 
-    objective.to(device)
-    model = distributed.wrap_ddp(objective, info, cfg.find_unused_parameters)  # converts BN first
-    if cfg.compile:
-        model = torch.compile(model)
 
-    multiple = math.lcm(cfg.batch_multiple, info.world_size)
-    sampler = FrameBatchSampler(
-        dataset.lengths, cfg.batch_frames, num_buckets=cfg.num_buckets, shuffle=True,
-        seed=determinism.derive_seed(seed, "sampler"), rank=info.rank, world_size=info.world_size,
-        multiple_of=multiple,
-    )  # fmt: skip
-    total = total_steps(cfg, sampler)
-    warmup = int(round(cfg.warmup_fraction * total))
-    optims = _optimizers(objective, cfg, total, warmup, fused=cuda)
-    loader = _loader(dataset, sampler, cfg, collate_fn, seed, cuda)
-
-    step, epoch, batch_idx, history, seconds_before, frames_before = 0, 0, 0, [], 0.0, 0
-    window_state = None
-    fingerprint = _fingerprint(cfg, seed)
-    state = checkpointing.load_checkpoint(ckpt_dir) if resume else None
-    if state is not None:
-        if state["fingerprint"] != fingerprint:
-            diff = {k: (state["fingerprint"].get(k), v) for k, v in fingerprint.items() if state["fingerprint"].get(k) != v}
-            raise ValueError(f"{ckpt_dir}: checkpoint written with other settings {diff} (old, new); delete it to restart")
-        objective.load_state_dict(state["objective"])
-        for o, s in zip(optims, state["optimizers"]):
-            o.optimizer.load_state_dict(s["optimizer"])
-            o.scheduler.load_state_dict(s["scheduler"])
-        step, epoch, batch_idx = state["step"], state["epoch"], state["batch"]
-        history, seconds_before, frames_before = state["history"], state["seconds"], state["frames"]
-        per_rank = state["per_rank"]  # RNG streams and partial log sums of every process
-        mine = per_rank[info.rank] if len(per_rank) == info.world_size else per_rank[0]
-        window_state = mine["window"]
-        determinism.set_rng_state(mine["rng"])
-        for name, gen in _generators(objective).items():
-            if name in mine.get("generators", {}):
-                _set_generator_state(gen, mine["generators"][name])
-        for name, obj in (stateful or {}).items():
-            if name not in state.get("stateful", {}):
-                raise ValueError(f"{ckpt_dir}: checkpoint has no {name!r} state; delete it to restart")
-            obj.load_state_dict(state["stateful"][name])
-    else:
-        determinism.seed_everything(determinism.derive_seed(seed, "train", info.rank))
-        if info.enabled:  # private streams would otherwise draw the same numbers on every process
-            for name, gen in _generators(objective).items():
-                _reseed_generator(gen, name, info.rank)
-
+@contextlib.contextmanager
+def _preemption_flag() -> Iterator[threading.Event]:
+    """An event set by SIGTERM/SIGUSR1 (SLURM preemption) while the block runs; old handlers restored after."""
     preempt = threading.Event()
     old_handlers = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGUSR1):
             old_handlers[sig] = signal.signal(sig, lambda *_: preempt.set())
-
-    t0 = time.perf_counter()
-    frames_done = 0
-    extras: dict[str, float] = {}
-
-    def save() -> None:
-        per_rank = distributed.gather_objects({
-            "rng": determinism.rng_state(), "window": window.state_dict(),
-            "generators": {k: _generator_state(g) for k, g in _generators(objective).items()},
-        }, info)  # fmt: skip
-        if info.is_main:
-            checkpointing.save_checkpoint(ckpt_dir, {
-                "step": step, "epoch": epoch, "batch": batch_idx, "fingerprint": fingerprint,
-                "objective": objective.state_dict(),
-                "optimizers": [{"optimizer": o.optimizer.state_dict(), "scheduler": o.scheduler.state_dict()} for o in optims],
-                "per_rank": per_rank, "history": history, "seconds": seconds_before + time.perf_counter() - t0,
-                "frames": frames_before + frames_done,
-                "stateful": {k: obj.state_dict() for k, obj in (stateful or {}).items()},
-            })  # fmt: skip
-        distributed.barrier(info)
-
-    bar = None
-    if progress and info.is_main:
-        from avssl.progress import progress
-
-        bar = progress(total=total, initial=step, desc="train", unit="step")
-    window = _Window.from_state(window_state, device) if window_state else _Window()
-    model.train()
     try:
-        while step < total:
-            sampler.set_epoch(epoch, batch_idx)
-            epoch_start = time.perf_counter()
-            for batch in loader:
-                frames = int(batch["lengths"].sum())
-                batch = _to_device(batch, device)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                    out = model(batch)
-                for o in optims:
-                    o.optimizer.zero_grad(set_to_none=True)
-                out["loss"].backward()
-                norms = {}
-                for o in optims:
-                    norms[o.name] = torch.nn.utils.clip_grad_norm_(o.params, o.clip if o.clip > 0 else float("inf"))
-                    o.optimizer.step()
-                    o.scheduler.step()
-                step += 1
-                batch_idx += 1
-                frames_done += frames
-                extras = {k: float(v) for k, v in (objective.on_step_end(step, total) or {}).items()}
-                window.add(out, norms, frames)
-                if bar is not None:
-                    bar.update(1)
-
-                if step % cfg.log_every == 0 or step == total:
-                    metrics = _reduce_window(window, optims, extras, info)
-                    metrics["epoch"] = float(epoch)
-                    if not math.isfinite(metrics.get("train/loss", 0.0)):
-                        raise FloatingPointError(f"non-finite loss at step {step}: {metrics}")
-                    history.append({"step": step, **metrics})
-                    if info.is_main:
-                        run.log_metrics(metrics, step=step)
-                        if bar is not None:
-                            bar.set_postfix(loss=f"{metrics['train/loss']:.4f}")
-                    window = _Window()
-                stop = distributed.any_process(preempt.is_set(), info)
-                if step % cfg.checkpoint_every == 0 or step == total or stop:
-                    save()
-                if stop:
-                    raise Preempted(step)
-                if step >= total:
-                    break
-            else:  # epoch exhausted
-                if info.is_main and batch_idx > 0:
-                    run.log_metrics({"perf/epoch_s": time.perf_counter() - epoch_start}, step=step)
-                    if on_epoch_end is not None:
-                        on_epoch_end(epoch, objective)
-                epoch, batch_idx = epoch + 1, 0
-                continue
+        yield preempt
     finally:
-        if bar is not None:
-            bar.close()
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
 
-    seconds = seconds_before + time.perf_counter() - t0
-    frames_t = torch.tensor([float(frames_before + frames_done)], device=device)
-    frames_all = float(distributed.all_reduce_sum(frames_t, info).item())
-    final: dict[str, Any] = {k: v for k, v in (history[-1] if history else {}).items() if k != "step"}
-    if val_dataset is not None and cfg.val_batches > 0 and len(val_dataset) >= info.world_size:
-        val = evaluate(model, val_dataset, cfg, info, seed=determinism.derive_seed(seed, "val"),
-                       max_batches=cfg.val_batches, collate_fn=collate_fn)  # fmt: skip
-        final.update(val)
-        if info.is_main and val:
-            run.log_metrics(val, step=step)
-    final.update(
-        steps=step, seconds=seconds, epochs=epoch + batch_idx / max(1, len(sampler.global_batches(epoch))),
-        frames_per_s=(frames_all / seconds) if seconds > 0 else 0.0, world_size=info.world_size,
-    )  # fmt: skip
-    final["history"] = history
-    return final
+
+@dataclass
+class _Position:
+    """Where training stands: what a checkpoint records beyond weights, optimisers and random streams."""
+
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0  # batches done in the current epoch
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds_before: float = 0.0  # wall time of earlier runs that this one resumes
+    frames_before: int = 0
+
+
+class _Trainer:
+    """One call of :func:`train`; its methods are the recipe's steps, in the order ``train`` runs them."""
+
+    def __init__(self, objective: nn.Module, cfg: TrainParams, run: NullRun, *, seed: int, ckpt_dir: Path,
+                 stateful: dict[str, Any] | None):
+        self.objective, self.cfg, self.run, self.seed = objective, cfg, run, seed
+        self.ckpt_dir = ckpt_dir
+        self.stateful = stateful or {}
+        self.fingerprint = _fingerprint(cfg, seed)
+        self.pos = _Position()
+        self.window_state: dict | None = None  # partial log sums of a resumed window
+        self.frames_done = 0  # frames trained by this run (not earlier ones)
+        self.t0 = time.perf_counter()
+
+    def setup(self, dataset: Any, collate_fn: Callable) -> None:
+        """Process group, determinism flags, the (DDP-wrapped, compiled) model, sampler, optimisers, loader."""
+        cfg = self.cfg
+        self.info = info = distributed.init_distributed(cfg.device)
+        self.device = info.device
+        cuda = self.device.type == "cuda"
+        determinism.configure_determinism(cfg.deterministic, cuda, compile=cfg.compile)
+
+        self.objective.to(self.device)
+        model = distributed.wrap_ddp(self.objective, info, cfg.find_unused_parameters)  # converts BN first
+        self.model = torch.compile(model) if cfg.compile else model
+
+        multiple = math.lcm(cfg.batch_multiple, info.world_size)
+        self.sampler = FrameBatchSampler(
+            dataset.lengths, cfg.batch_frames, num_buckets=cfg.num_buckets, shuffle=True,
+            seed=determinism.derive_seed(self.seed, "sampler"), rank=info.rank, world_size=info.world_size,
+            multiple_of=multiple,
+        )  # fmt: skip
+        self.total = total_steps(cfg, self.sampler)
+        warmup = int(round(cfg.warmup_fraction * self.total))
+        self.optims = _optimizers(self.objective, cfg, self.total, warmup, fused=cuda)
+        self.loader = _loader(dataset, self.sampler, cfg, collate_fn, self.seed, cuda)
+
+    def restore_or_seed(self, resume: bool) -> None:
+        """Continue from ``checkpoints/last.pt`` when there is one (and ``resume``), else seed every stream."""
+        state = checkpointing.load_checkpoint(self.ckpt_dir) if resume else None
+        if state is not None:
+            self._restore(state)
+            return
+        info = self.info
+        determinism.seed_everything(determinism.derive_seed(self.seed, "train", info.rank))
+        if info.enabled:  # private streams would otherwise draw the same numbers on every process
+            for name, gen in _generators(self.objective).items():
+                _reseed_generator(gen, name, info.rank)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        ckpt_dir = self.ckpt_dir
+        if state["fingerprint"] != self.fingerprint:
+            old = state["fingerprint"]
+            diff = {k: (old.get(k), v) for k, v in self.fingerprint.items() if old.get(k) != v}
+            raise ValueError(f"{ckpt_dir}: checkpoint written with other settings {diff} (old, new); delete it to restart")
+        self.objective.load_state_dict(state["objective"])
+        for o, s in zip(self.optims, state["optimizers"]):
+            o.optimizer.load_state_dict(s["optimizer"])
+            o.scheduler.load_state_dict(s["scheduler"])
+        self.pos = _Position(state["step"], state["epoch"], state["batch"], state["history"], state["seconds"],
+                             state["frames"])  # fmt: skip
+        per_rank = state["per_rank"]  # RNG streams and partial log sums of every process
+        mine = per_rank[self.info.rank] if len(per_rank) == self.info.world_size else per_rank[0]
+        self.window_state = mine["window"]
+        determinism.set_rng_state(mine["rng"])
+        for name, gen in _generators(self.objective).items():
+            if name in mine.get("generators", {}):
+                _set_generator_state(gen, mine["generators"][name])
+        for name, obj in self.stateful.items():
+            if name not in state.get("stateful", {}):
+                raise ValueError(f"{ckpt_dir}: checkpoint has no {name!r} state; delete it to restart")
+            obj.load_state_dict(state["stateful"][name])
+
+    def save(self) -> None:
+        """Write ``checkpoints/last.pt`` (main process) with every process's RNG streams and log sums."""
+        pos, info = self.pos, self.info
+        per_rank = distributed.gather_objects({
+            "rng": determinism.rng_state(), "window": self.window.state_dict(),
+            "generators": {k: _generator_state(g) for k, g in _generators(self.objective).items()},
+        }, info)  # fmt: skip
+        if info.is_main:
+            checkpointing.save_checkpoint(self.ckpt_dir, {
+                "step": pos.step, "epoch": pos.epoch, "batch": pos.batch, "fingerprint": self.fingerprint,
+                "objective": self.objective.state_dict(),
+                "optimizers": [{"optimizer": o.optimizer.state_dict(), "scheduler": o.scheduler.state_dict()}
+                               for o in self.optims],
+                "per_rank": per_rank, "history": pos.history,
+                "seconds": pos.seconds_before + time.perf_counter() - self.t0,
+                "frames": pos.frames_before + self.frames_done,
+                "stateful": {k: obj.state_dict() for k, obj in self.stateful.items()},
+            })  # fmt: skip
+        distributed.barrier(info)
+
+    def run_epochs(self, preempt: threading.Event, progress: bool,
+                   on_epoch_end: Callable[[int, nn.Module], None] | None) -> None:
+        """Step until ``total`` steps; checkpoint every ``checkpoint_every`` steps, at the end and on preemption."""
+        pos, cfg = self.pos, self.cfg
+        self.t0 = time.perf_counter()
+        bar = None
+        if progress and self.info.is_main:
+            from avssl.progress import progress as progress_bar
+
+            bar = progress_bar(total=self.total, initial=pos.step, desc="train", unit="step")
+        self.window = _Window.from_state(self.window_state, self.device) if self.window_state else _Window()
+        self.model.train()
+        try:
+            while pos.step < self.total:
+                self.sampler.set_epoch(pos.epoch, pos.batch)
+                epoch_start = time.perf_counter()
+                for batch in self.loader:
+                    self.train_step(batch, bar)
+                    stop = distributed.any_process(preempt.is_set(), self.info)
+                    if pos.step % cfg.checkpoint_every == 0 or pos.step == self.total or stop:
+                        self.save()
+                    if stop:
+                        raise Preempted(pos.step)
+                    if pos.step >= self.total:
+                        break
+                else:  # epoch exhausted
+                    self.end_epoch(epoch_start, on_epoch_end)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def train_step(self, batch: dict[str, Any], bar: Any) -> None:
+        """Forward, backward, clip and step every optimiser, EMA hook, then log when a window is full."""
+        pos = self.pos
+        frames = int(batch["lengths"].sum())
+        batch = _to_device(batch, self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
+            out = self.model(batch)
+        for o in self.optims:
+            o.optimizer.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        norms = {}
+        for o in self.optims:
+            norms[o.name] = torch.nn.utils.clip_grad_norm_(o.params, o.clip if o.clip > 0 else float("inf"))
+            o.optimizer.step()
+            o.scheduler.step()
+        pos.step += 1
+        pos.batch += 1
+        self.frames_done += frames
+        extras = {k: float(v) for k, v in (self.objective.on_step_end(pos.step, self.total) or {}).items()}
+        self.window.add(out, norms, frames)
+        if bar is not None:
+            bar.update(1)
+        if pos.step % self.cfg.log_every == 0 or pos.step == self.total:
+            self.log_window(extras, bar)
+
+    def log_window(self, extras: dict[str, float], bar: Any) -> None:
+        """Reduce the window's sums to means, append them to ``history``, log them (main process), reset."""
+        pos = self.pos
+        metrics = _reduce_window(self.window, self.optims, extras, self.info)
+        metrics["epoch"] = float(pos.epoch)
+        if not math.isfinite(metrics.get("train/loss", 0.0)):
+            raise FloatingPointError(f"non-finite loss at step {pos.step}: {metrics}")
+        pos.history.append({"step": pos.step, **metrics})
+        if self.info.is_main:
+            self.run.log_metrics(metrics, step=pos.step)
+            if bar is not None:
+                bar.set_postfix(loss=f"{metrics['train/loss']:.4f}")
+        self.window = _Window()
+
+    def end_epoch(self, epoch_start: float, on_epoch_end: Callable[[int, nn.Module], None] | None) -> None:
+        pos = self.pos
+        if self.info.is_main and pos.batch > 0:
+            self.run.log_metrics({"perf/epoch_s": time.perf_counter() - epoch_start}, step=pos.step)
+            if on_epoch_end is not None:
+                on_epoch_end(pos.epoch, self.objective)
+        pos.epoch, pos.batch = pos.epoch + 1, 0
+
+    def final_metrics(self, val_dataset: Any, collate_fn: Callable) -> dict[str, Any]:
+        """Last logged window, validation on ``val_dataset``, steps, seconds, throughput, ``history``."""
+        pos, cfg, info = self.pos, self.cfg, self.info
+        seconds = pos.seconds_before + time.perf_counter() - self.t0
+        frames_t = torch.tensor([float(pos.frames_before + self.frames_done)], device=self.device)
+        frames_all = float(distributed.all_reduce_sum(frames_t, info).item())
+        final: dict[str, Any] = {k: v for k, v in (pos.history[-1] if pos.history else {}).items() if k != "step"}
+        if val_dataset is not None and cfg.val_batches > 0 and len(val_dataset) >= info.world_size:
+            val = evaluate(self.model, val_dataset, cfg, info, seed=determinism.derive_seed(self.seed, "val"),
+                           max_batches=cfg.val_batches, collate_fn=collate_fn)  # fmt: skip
+            final.update(val)
+            if info.is_main and val:
+                self.run.log_metrics(val, step=pos.step)
+        epoch_len = max(1, len(self.sampler.global_batches(pos.epoch)))
+        final.update(
+            steps=pos.step, seconds=seconds, epochs=pos.epoch + pos.batch / epoch_len,
+            frames_per_s=(frames_all / seconds) if seconds > 0 else 0.0, world_size=info.world_size,
+        )  # fmt: skip
+        final["history"] = pos.history
+        return final
 
 
 def _reduce_window(window: _Window, optims: list[_Optim], extras: dict[str, float], info) -> dict[str, float]:

@@ -39,7 +39,7 @@ def expected_mask_fraction(mask_prob: float, span: int, mode: str = "fairseq", l
     return covered / length
 
 
-def span_mask(lengths: torch.Tensor, T: int, mask_prob: float, span: int, mode: str = "fairseq",
+def span_mask(lengths: torch.Tensor, T: int, mask_prob: float, span: int, mode: str = "fairseq", *,
               min_masks: int = 1, generator: torch.Generator | None = None, subsample: bool = False) -> torch.Tensor:
     """(B,) valid lengths -> (B, T) bool mask, True = masked frame (on the CPU; move it yourself)."""
     lengths = lengths.detach().to("cpu", torch.long)

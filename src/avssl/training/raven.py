@@ -21,8 +21,8 @@ from torch import nn
 
 from avssl.config.raven import RavenParams
 from avssl.media import SAMPLES_PER_FRAME
-from avssl.models.raven import Predictor, RavenEncoder, build_encoder
-from avssl.models.raven.block import DropPath
+from avssl.models.raven import Predictor, PredictorConfig, RavenEncoder, build_encoder
+from avssl.models.raven.block import BlockConfig, DropPath
 from avssl.training.ema import cosine_momentum, ema_update_, make_teacher, set_teacher_mode
 from avssl.training.health import feature_health
 from avssl.training.masking import mask_audio, mask_video, span_mask
@@ -74,9 +74,12 @@ class RavenObjective(nn.Module):
         video, audio = build_encoder("video", **cfg), build_encoder("audio", **cfg)
         adim = cfg["adim"]
 
+        block = BlockConfig(p.predictor_width, p.predictor_heads, p.predictor_ffn, p.dropout, p.attn_dropout,
+                            drop_path=0.0, layerscale=None)  # fmt: skip
+        sizes = PredictorConfig(p.predictor_layers, block)
+
         def pred() -> Predictor:
-            return Predictor(adim, adim, p.predictor_width, p.predictor_heads, p.predictor_ffn,
-                             p.predictor_layers, p.dropout, p.attn_dropout)
+            return Predictor(adim, adim, sizes)
 
         def probe() -> ProbeHeads | None:
             if not p.probe_heads:
@@ -116,8 +119,8 @@ class RavenObjective(nn.Module):
         return {"momentum": m}
 
     def make_mask(self, lengths: torch.Tensor, T: int) -> torch.Tensor:
-        return span_mask(lengths, T, self.p.mask_prob, self.p.mask_span, self.p.mask_mode, self.p.min_masks,
-                         self.generator, subsample=self.p.mask_subsample)
+        return span_mask(lengths, T, self.p.mask_prob, self.p.mask_span, self.p.mask_mode, min_masks=self.p.min_masks,
+                         generator=self.generator, subsample=self.p.mask_subsample)
 
     def draw_masks(self, lengths: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(video mask, audio mask) of one step: two draws in that order (official: the video student's

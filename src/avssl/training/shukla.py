@@ -43,7 +43,8 @@ class ShuklaObjective(nn.Module):
             raise ValueError("enable the visual pretext, the audio pretext or both")
         self.cfg, self.use_visual, self.use_audio, self.seed = cfg, visual, audio, seed
         self.face_size, self.face_channels = face_size, face_channels
-        self.encoder = ShuklaAudioEncoder(cfg.window_s, cfg.cnn_channels, cfg.code_dim, cfg.gru_hidden, cfg.gru_layers)
+        self.encoder = ShuklaAudioEncoder(window_s=cfg.window_s, cnn_channels=cfg.cnn_channels, code_dim=cfg.code_dim,
+                                          gru_hidden=cfg.gru_hidden, gru_layers=cfg.gru_layers)  # fmt: skip
         if visual:
             self.identity_encoder = IdentityEncoder(
                 face_size, face_channels, cfg.identity_channels, cfg.identity_layers, cfg.identity_code_dim
@@ -59,8 +60,9 @@ class ShuklaObjective(nn.Module):
             self.register_buffer("identity_draws", torch.zeros((), dtype=torch.long))
         if audio:
             self.attributes = AudioAttributes(
-                cfg.n_mfcc, cfg.n_mels, cfg.use_energy, cfg.use_pitch, cfg.f0_min, cfg.f0_max
-            )
+                n_mfcc=cfg.n_mfcc, n_mels=cfg.n_mels, use_energy=cfg.use_energy, use_pitch=cfg.use_pitch,
+                f0_min=cfg.f0_min, f0_max=cfg.f0_max,
+            )  # fmt: skip
             self.standardizer = RunningStandardizer(self.attributes.dim, cfg.attribute_momentum)
             self.head = AttributeHead(self.encoder.output_dim, self.attributes.dim, cfg.attribute_head_hidden)
 

@@ -69,6 +69,7 @@ def download(
     dest: Path,
     sha256: str | None = None,
     md5: str | None = None,
+    *,
     lock: LockFile | None = None,
     retries: int = 5,
     timeout: float = 60.0,

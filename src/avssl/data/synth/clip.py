@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import html
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,15 +52,78 @@ def _speak(tokens, mean, spec: ClipSpec, sp, pros, rng, rate_scale=1.0):
     a_w, v_w = affect.word_affect(len(tokens), mean, sp.affect_variability, rng)
     mods = [emotion.affect_modulation(a - mean[0], v - mean[1]) for a, v in zip(a_w, v_w)]
     raw, events = ESpeak.get().synth(
-        _ssml(tokens, mods), spec.speaker.voice, int(round(pros.rate * rate_scale)), pros.volume, pros.pitch,
-        pros.pitch_range, ssml=True, seed=spec.seed,
+        _ssml(tokens, mods), spec.speaker.voice, rate=int(round(pros.rate * rate_scale)), volume=pros.volume,
+        pitch=pros.pitch, pitch_range=pros.pitch_range, ssml=True, seed=spec.seed,
     )  # fmt: skip
     return audio.resample_22k_to_16k(raw), events, a_w, v_w
 
 
+@dataclass
+class _Speech:
+    """A clip's speech as synthesised (16 kHz), with the clip length it was fitted to."""
+
+    tokens: list[str]
+    wave: np.ndarray
+    events: list
+    a_w: Any  # per-word arousal / valence the prosody was drawn from
+    v_w: Any
+    s0: int  # speech bounds in `wave` (samples)
+    s1: int
+    n_frames: int
+    lead: int = 0  # sentences: samples of silence wanted before the speech
+
+    @property
+    def seg(self) -> np.ndarray:
+        return self.wave[self.s0 : self.s1]
+
+    @property
+    def n_samples(self) -> int:
+        return self.n_frames * audio.SAMPLES_PER_FRAME
+
+
 def make_clip(spec: ClipSpec, sp, out_dir: Path, config_hash: str = "") -> dict:
-    """Write ``<clip_id>.mp4/.wav/.npz`` into ``out_dir`` and return the metadata row."""
+    """Write ``<clip_id>.mp4/.wav/.npz`` into ``out_dir`` and return the metadata row.
+
+    The steps draw from one generator in this order; changing it changes every clip.
+    """
     rng = np.random.default_rng(spec.seed)
+    strength, pros, mean = _clip_affect(spec, sp, rng)
+    fit = _fit_word if spec.kind == "word" else _fit_sentence
+    speech = fit(spec, sp, pros, mean, rng)
+    start = _speech_start(spec, speech, rng)
+    wav = audio.place(speech.seg, speech.n_samples, start, sp.noise_floor_db, rng)
+    phonemes, word_starts, word_ends, speech_end = _timing(speech, start)
+    visemes_, classes = visemes.viseme_track(phonemes, speech_end, speech.n_frames, FPS, sp.av_offset_ms / 1000)
+    arousal, valence = _affect_traces(spec, sp, speech, word_starts, word_ends, rng)
+    pose = motion.head_motion(speech.n_frames, sp.head_motion, rng)
+    face_box, mouth_centre = _render_video(spec, sp, strength, visemes_, pose, out_dir / f"{spec.clip_id}.mp4")
+    _write_wav(out_dir / f"{spec.clip_id}.wav", wav)
+
+    from avssl.data.synth.fileio import save_npz
+
+    row = _metadata_row(spec, pros, strength, speech, start, arousal, valence)
+    meta = {
+        "config_hash": config_hash,
+        "row": row,
+        "words": [[t, round(a, 4), round(b, 4)] for t, a, b in zip(speech.tokens, word_starts, word_ends)],
+        "phonemes": [[n, round(s, 4)] for n, s in phonemes],
+        "viseme_classes": list(visemes.VISEME_CLASSES),
+    }
+    arrays = {
+        "arousal": arousal,
+        "valence": valence,
+        "face_box": face_box.astype(np.float32),
+        "mouth_center": mouth_centre.astype(np.float32),
+        "viseme": visemes_,
+        "viseme_class": classes,
+        "head_pose": pose,
+    }
+    save_npz(out_dir / f"{spec.clip_id}.npz", arrays, meta)  # last: marks the clip finished
+    return row
+
+
+def _clip_affect(spec: ClipSpec, sp, rng: np.random.Generator):
+    """The clip's emotion strength, prosody and mean (arousal, valence)."""
     spk = spec.speaker
     strength = sp.emotion_strength * (rng.uniform(0.6, 1.2) if spec.emotion != "neutral" else 0.0)
     pros = emotion.clip_prosody(
@@ -67,56 +132,68 @@ def make_clip(spec: ClipSpec, sp, out_dir: Path, config_hash: str = "") -> dict:
     am, vm = emotion.AFFECT_MEANS[spec.emotion]
     mean = (float(np.clip(am * min(1.0, max(strength, 0.3)) + rng.normal(0, 0.08), -1, 1)),
             float(np.clip(vm * min(1.0, max(strength, 0.3)) + rng.normal(0, 0.08), -1, 1)))  # fmt: skip
+    return strength, pros, mean
+
+
+def _fit_word(spec: ClipSpec, sp, pros, mean, rng: np.random.Generator) -> _Speech:
+    """One word in WORD_FRAMES frames: speak faster (same draws) until it fits with 0.2 s to spare."""
+    tokens = [spec.word]
+    speech_rng_state = rng.bit_generator.state
+    for attempt in range(4):
+        rng.bit_generator.state = speech_rng_state
+        speech, events, a_w, v_w = _speak(tokens, mean, spec, sp, pros, rng, 1.2**attempt)
+        s0, s1 = audio.speech_bounds(speech)
+        if s1 - s0 <= WORD_FRAMES * audio.SAMPLES_PER_FRAME - 3200:
+            break
+    return _Speech(tokens, speech, events, a_w, v_w, s0, s1, WORD_FRAMES)
+
+
+def _fit_sentence(spec: ClipSpec, sp, pros, mean, rng: np.random.Generator) -> _Speech:
+    """A random sentence, shortened or lengthened by a word until its duration is in range; clip length follows."""
     words = vocab.vocabulary(sp.vocabulary_size)
+    n_words = int(rng.integers(sp.sentence_min_words, sp.sentence_max_words + 1))
+    tokens = vocab.make_sentence(words, n_words, rng)
+    max_len = (sp.sentence_max_seconds - 0.4) * audio.SR
+    for attempt in range(12):
+        speech, events, a_w, v_w = _speak(tokens, mean, spec, sp, pros, rng)
+        s0, s1 = audio.speech_bounds(speech)
+        if s1 - s0 > max_len and len(tokens) > 2:
+            tokens = tokens[:-1]
+        elif s1 - s0 < (sp.sentence_min_seconds - 0.5) * audio.SR:
+            tokens = tokens + [words[int(rng.integers(0, len(words)))]]
+        else:
+            break
+    lead = int(rng.uniform(0.15, 0.3) * audio.SR)
+    tail = int(rng.uniform(0.15, 0.3) * audio.SR)
+    n_frames = math.ceil((s1 - s0 + lead + tail) / audio.SAMPLES_PER_FRAME)
+    n_frames = int(np.clip(n_frames, round(sp.sentence_min_seconds * FPS), round(sp.sentence_max_seconds * FPS)))
+    return _Speech(tokens, speech, events, a_w, v_w, s0, s1, n_frames, lead)
 
-    # --- speech, fitted to the clip length
+
+def _speech_start(spec: ClipSpec, speech: _Speech, rng: np.random.Generator) -> int:
+    """First sample of the speech in the clip: a word jittered around the centre, a sentence after its lead."""
+    slack = speech.n_samples - len(speech.seg)
     if spec.kind == "word":
-        tokens = [spec.word]
-        n_frames = WORD_FRAMES
-        speech_rng_state = rng.bit_generator.state
-        for attempt in range(4):
-            rng.bit_generator.state = speech_rng_state
-            speech, events, a_w, v_w = _speak(tokens, mean, spec, sp, pros, rng, 1.2**attempt)
-            s0, s1 = audio.speech_bounds(speech)
-            if s1 - s0 <= n_frames * audio.SAMPLES_PER_FRAME - 3200:
-                break
-    else:
-        n_words = int(rng.integers(sp.sentence_min_words, sp.sentence_max_words + 1))
-        tokens = vocab.make_sentence(words, n_words, rng)
-        max_len = (sp.sentence_max_seconds - 0.4) * audio.SR
-        for attempt in range(12):
-            speech, events, a_w, v_w = _speak(tokens, mean, spec, sp, pros, rng)
-            s0, s1 = audio.speech_bounds(speech)
-            if s1 - s0 > max_len and len(tokens) > 2:
-                tokens = tokens[:-1]
-            elif s1 - s0 < (sp.sentence_min_seconds - 0.5) * audio.SR:
-                tokens = tokens + [words[int(rng.integers(0, len(words)))]]
-            else:
-                break
-        lead = int(rng.uniform(0.15, 0.3) * audio.SR)
-        tail = int(rng.uniform(0.15, 0.3) * audio.SR)
-        n_frames = math.ceil((s1 - s0 + lead + tail) / audio.SAMPLES_PER_FRAME)
-        n_frames = int(np.clip(n_frames, round(sp.sentence_min_seconds * FPS), round(sp.sentence_max_seconds * FPS)))
-    n_samples = n_frames * audio.SAMPLES_PER_FRAME
-    seg = speech[s0:s1]
-    slack = n_samples - len(seg)
-    if spec.kind == "word":
-        start = max(0, slack // 2 + int(rng.uniform(-0.3, 0.3) * max(slack, 0) / 2))
-    else:
-        start = max(0, min(lead, slack // 2))
-    wav = audio.place(seg, n_samples, start, sp.noise_floor_db, rng)
-    shift = (start - s0) / audio.SR  # seconds: eSpeak time (16 kHz) -> clip time
+        return max(0, slack // 2 + int(rng.uniform(-0.3, 0.3) * max(slack, 0) / 2))
+    return max(0, min(speech.lead, slack // 2))
+
+
+def _timing(speech: _Speech, start: int):
+    """Phoneme onsets, word starts/ends and speech end in clip seconds (from eSpeak's 22.05 kHz events)."""
+    shift = (start - speech.s0) / audio.SR  # seconds: eSpeak time (16 kHz) -> clip time
     to_s = 1.0 / 22050
-
-    phonemes = [(e.name, e.sample * to_s + shift) for e in events if e.kind == "phoneme"]
-    word_starts = [e.sample * to_s + shift for e in events if e.kind == "word"]
-    speech_end = s1 / audio.SR + shift - 0.01
-    visemes_, classes = visemes.viseme_track(phonemes, speech_end, n_frames, FPS, sp.av_offset_ms / 1000)
-
-    # --- affect traces at the words' actual positions
-    if len(word_starts) != len(tokens):
-        word_starts = list(np.linspace(start / audio.SR, speech_end, len(tokens), endpoint=False))
+    phonemes = [(e.name, e.sample * to_s + shift) for e in speech.events if e.kind == "phoneme"]
+    word_starts = [e.sample * to_s + shift for e in speech.events if e.kind == "word"]
+    speech_end = speech.s1 / audio.SR + shift - 0.01
+    if len(word_starts) != len(speech.tokens):
+        word_starts = list(np.linspace(start / audio.SR, speech_end, len(speech.tokens), endpoint=False))
     word_ends = word_starts[1:] + [speech_end]
+    return phonemes, word_starts, word_ends, speech_end
+
+
+def _affect_traces(spec: ClipSpec, sp, speech: _Speech, word_starts, word_ends, rng: np.random.Generator):
+    """Per-frame arousal and valence: the words' affect at their actual positions (a word: a slight drift)."""
+    n_frames, a_w, v_w = speech.n_frames, speech.a_w, speech.v_w
     centres = np.array([0.5 * (a + b) for a, b in zip(word_starts, word_ends)])
     if spec.kind == "word":  # a slight drift across the clip
         drift = rng.normal(0, 0.3 * sp.affect_variability, 2)
@@ -126,25 +203,28 @@ def make_clip(spec: ClipSpec, sp, out_dir: Path, config_hash: str = "") -> dict:
         v_w = np.clip([v_w[0] + drift[1], v_w[0], v_w[0] - drift[1]], -1, 1)
     arousal = affect.frame_trace(np.asarray(a_w), centres, n_frames, FPS)
     valence = affect.frame_trace(np.asarray(v_w), centres, n_frames, FPS)
+    return arousal, valence
 
-    # --- video
-    pose = motion.head_motion(n_frames, sp.head_motion, rng)
-    face_box, mouth_centre = _render_video(spec, sp, strength, visemes_, pose, out_dir / f"{spec.clip_id}.mp4")
 
+def _write_wav(path: Path, wav: np.ndarray) -> None:
     import soundfile as sf
 
-    from avssl.data.synth.fileio import atomic_path, save_npz
+    from avssl.data.synth.fileio import atomic_path
 
-    with atomic_path(out_dir / f"{spec.clip_id}.wav") as tmp:
+    with atomic_path(path) as tmp:
         sf.write(tmp, audio.to_pcm16(wav), audio.SR, subtype="PCM_16", format="WAV")
 
-    text = " ".join(tokens)
+
+def _metadata_row(spec: ClipSpec, pros, strength: float, speech: _Speech, start: int, arousal, valence) -> dict:
+    """The clip's metadata.csv row (COLUMNS, in order)."""
+    spk = spec.speaker
+    n_frames, n_samples = speech.n_frames, speech.n_samples
     row = {
         "clip_id": spec.clip_id,
         "speaker": spk.speaker,
         "split": spk.split,
         "kind": spec.kind,
-        "text": text,
+        "text": " ".join(speech.tokens),
         "word": spec.word,
         "emotion": spec.emotion,
         "n_frames": n_frames,
@@ -160,29 +240,12 @@ def make_clip(spec: ClipSpec, sp, out_dir: Path, config_hash: str = "") -> dict:
         "arousal_mean": round(float(arousal.mean()), 4),
         "valence_mean": round(float(valence.mean()), 4),
         "speech_start_s": round(start / audio.SR, 4),
-        "speech_end_s": round(min(n_samples, start + len(seg)) / audio.SR, 4),
-        "n_words": len(tokens),
+        "speech_end_s": round(min(n_samples, start + len(speech.seg)) / audio.SR, 4),
+        "n_words": len(speech.tokens),
         "viseme_group": vocab.viseme_group(spec.word) if spec.word else -1,
         "clip_seed": str(spec.seed),
     }
     assert tuple(row) == COLUMNS
-    meta = {
-        "config_hash": config_hash,
-        "row": row,
-        "words": [[t, round(a, 4), round(b, 4)] for t, a, b in zip(tokens, word_starts, word_ends)],
-        "phonemes": [[n, round(s, 4)] for n, s in phonemes],
-        "viseme_classes": list(visemes.VISEME_CLASSES),
-    }
-    arrays = {
-        "arousal": arousal,
-        "valence": valence,
-        "face_box": face_box.astype(np.float32),
-        "mouth_center": mouth_centre.astype(np.float32),
-        "viseme": visemes_,
-        "viseme_class": classes,
-        "head_pose": pose,
-    }
-    save_npz(out_dir / f"{spec.clip_id}.npz", arrays, meta)  # last: marks the clip finished
     return row
 
 

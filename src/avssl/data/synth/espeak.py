@@ -144,6 +144,7 @@ class ESpeak:
         self,
         text: str,
         voice: str,
+        *,
         rate: int,
         volume: int,
         pitch: int,
@@ -156,15 +157,15 @@ class ESpeak:
         ``seed`` seeds eSpeak NG's noise generator (breathy variants, Klatt voices)."""
         self._load()
         try:
-            return self._synth(text, voice, rate, volume, pitch, pitch_range, ssml, seed)
+            return self._synth(text, voice, (rate, volume, pitch, pitch_range), ssml, seed)
         finally:
             self._unload()
 
-    def _synth(self, text, voice, rate, volume, pitch, pitch_range, ssml, seed):
+    def _synth(self, text: str, voice: str, prosody: tuple[int, int, int, int], ssml: bool, seed: int):
         self.lib.espeak_ng_SetRandSeed(int(seed) & 0x7FFFFFFF)
         if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ValueError(f"eSpeak NG voice {voice!r} not found")
-        for key, value in (("rate", rate), ("volume", volume), ("pitch", pitch), ("range", pitch_range)):
+        for key, value in zip(("rate", "volume", "pitch", "range"), prosody):
             self.lib.espeak_SetParameter(_PARAM[key], int(value), 0)
         self._chunks, self._events = [], []
         data = text.encode("utf-8") + b"\0"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from avssl.models.raven.encoder import SIZES, RavenEncoder, build_encoder, resolve_config
-from avssl.models.raven.predictor import Predictor
+from avssl.models.raven.encoder import SIZES, EncoderConfig, RavenEncoder, build_encoder, resolve_config
+from avssl.models.raven.predictor import Predictor, PredictorConfig
 from avssl.models.registry import register
 
 
@@ -24,4 +24,7 @@ def raven_audio(size: str | None = None, **config: Any) -> RavenEncoder:
     return build_encoder("audio", size, **config)
 
 
-__all__ = ["SIZES", "Predictor", "RavenEncoder", "build_encoder", "raven_audio", "raven_video", "resolve_config"]
+__all__ = [
+    "SIZES", "EncoderConfig", "Predictor", "PredictorConfig", "RavenEncoder", "build_encoder", "raven_audio",
+    "raven_video", "resolve_config",
+]  # fmt: skip

@@ -8,6 +8,8 @@ BatchNorm over channels (statistics over all B*T frames, padding included, as in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -39,19 +41,33 @@ class FeedForward(nn.Module):
         return self.w_2(self.dropout(torch.relu(self.w_1(x))))
 
 
+@dataclass(frozen=True)
+class BlockConfig:
+    """Sizes of one block: width `dim`, attention `heads`, FFN hidden size `ffn`; `layerscale=None` turns
+    LayerScale off (predictors)."""
+
+    dim: int
+    heads: int
+    ffn: int
+    dropout: float = 0.1
+    attn_dropout: float = 0.1
+    drop_path: float = 0.0
+    layerscale: float | None = 0.1
+
+
 class EncoderLayer(nn.Module):
-    def __init__(self, dim: int, heads: int, ffn: int, dropout: float = 0.1, attn_dropout: float = 0.1,
-                 drop_path: float = 0.0, layerscale: float | None = 0.1):
+    def __init__(self, config: BlockConfig):
         super().__init__()
-        self.self_attn = RelPositionMultiHeadedAttention(dim, heads, attn_dropout)
-        self.feed_forward = FeedForward(dim, ffn, dropout)
+        dim = config.dim
+        self.self_attn = RelPositionMultiHeadedAttention(dim, config.heads, config.attn_dropout)
+        self.feed_forward = FeedForward(dim, config.ffn, config.dropout)
         self.norm_mha = nn.LayerNorm(dim, eps=1e-12)
         self.norm_ff = nn.BatchNorm1d(dim)
-        self.dropout = nn.Dropout(dropout)
-        self.drop_path = DropPath(drop_path)
-        if layerscale is not None:
-            self.gamma_mha = nn.Parameter(torch.full((dim,), float(layerscale)))
-            self.gamma_ff = nn.Parameter(torch.full((dim,), float(layerscale)))
+        self.dropout = nn.Dropout(config.dropout)
+        self.drop_path = DropPath(config.drop_path)
+        if config.layerscale is not None:
+            self.gamma_mha = nn.Parameter(torch.full((dim,), float(config.layerscale)))
+            self.gamma_ff = nn.Parameter(torch.full((dim,), float(config.layerscale)))
         else:
             self.gamma_mha = self.gamma_ff = None
 

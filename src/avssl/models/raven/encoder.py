@@ -6,21 +6,43 @@ so an official encoder state dict (after stripping `encoder.`) loads with strict
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from avssl.models.raven.attention import RelPositionalEncoding, key_padding_bias
-from avssl.models.raven.block import EncoderLayer
+from avssl.models.raven.block import BlockConfig, EncoderLayer
 from avssl.models.raven.frontend import AudioFrontend, VideoFrontend
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Everything that shapes an encoder besides its modality; the defaults are RAVEn Base's. Stored as a dict
+    in `RavenEncoder.config` (and in checkpoints' config.json), in this field order."""
+
+    layers: int = 12
+    adim: int = 512
+    heads: int = 8
+    ffn: int = 2048
+    drop_path: float = 0.0
+    frontend_width: int = 64
+    dropout: float = 0.1
+    attn_dropout: float = 0.1
+    layerscale: float | None = 0.1
+
+    def block(self) -> BlockConfig:
+        return BlockConfig(self.adim, self.heads, self.ffn, self.dropout, self.attn_dropout, self.drop_path,
+                           self.layerscale)  # fmt: skip
+
 
 # Published sizes (raven.md). Anything else is "custom".
 SIZES: dict[str, dict[str, Any]] = {
     "base": dict(layers=12, adim=512, heads=8, ffn=2048, drop_path=0.0),
     "large": dict(layers=24, adim=1024, heads=16, ffn=4096, drop_path=0.1),
 }
-DEFAULTS: dict[str, Any] = dict(SIZES["base"], frontend_width=64, dropout=0.1, attn_dropout=0.1, layerscale=0.1)
+DEFAULTS: dict[str, Any] = asdict(EncoderConfig())
 
 
 def resolve_config(size: str | None = None, **overrides: Any) -> dict[str, Any]:
@@ -45,22 +67,17 @@ class RavenEncoder(nn.Module):
     never attended to (they still pass through BatchNorm, as in the official code).
     """
 
-    def __init__(self, modality: str, layers: int, adim: int, heads: int, ffn: int, drop_path: float = 0.0,
-                 frontend_width: int = 64, dropout: float = 0.1, attn_dropout: float = 0.1,
-                 layerscale: float | None = 0.1):
+    def __init__(self, modality: str, config: EncoderConfig = EncoderConfig()):
         super().__init__()
         if modality not in ("video", "audio"):
             raise ValueError(f"modality must be 'video' or 'audio', got {modality!r}")
         self.modality = modality
         self.arch = f"raven_{modality}"
-        self.config = dict(layers=layers, adim=adim, heads=heads, ffn=ffn, drop_path=drop_path,
-                           frontend_width=frontend_width, dropout=dropout, attn_dropout=attn_dropout,
-                           layerscale=layerscale)
-        self.frontend = VideoFrontend(frontend_width) if modality == "video" else AudioFrontend(frontend_width)
-        self.embed = nn.Sequential(nn.Linear(self.frontend.out_dim, adim), RelPositionalEncoding(adim, dropout))
-        self.encoders = nn.ModuleList(
-            EncoderLayer(adim, heads, ffn, dropout, attn_dropout, drop_path, layerscale) for _ in range(layers)
-        )
+        self.config = asdict(config)  # plain values: the builder kwargs config.json stores
+        adim, width = config.adim, config.frontend_width
+        self.frontend = VideoFrontend(width) if modality == "video" else AudioFrontend(width)
+        self.embed = nn.Sequential(nn.Linear(self.frontend.out_dim, adim), RelPositionalEncoding(adim, config.dropout))
+        self.encoders = nn.ModuleList(EncoderLayer(config.block()) for _ in range(config.layers))
         self.after_norm = nn.LayerNorm(adim, eps=1e-12)
         self.output_dim = adim
 
@@ -94,4 +111,4 @@ class RavenEncoder(nn.Module):
 
 
 def build_encoder(modality: str, size: str | None = "base", **overrides: Any) -> RavenEncoder:
-    return RavenEncoder(modality, **resolve_config(size, **overrides))
+    return RavenEncoder(modality, EncoderConfig(**resolve_config(size, **overrides)))

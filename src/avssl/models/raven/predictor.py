@@ -7,11 +7,13 @@ official pre-training checkpoint (`model_video.predictor_cross.*`, `model_audio.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from avssl.models.raven.attention import RelPositionalEncoding, key_padding_bias
-from avssl.models.raven.block import EncoderLayer
+from avssl.models.raven.block import BlockConfig, EncoderLayer
 
 
 class MaskEmbedding(nn.Module):
@@ -30,14 +32,23 @@ class MaskEmbedding(nn.Module):
         return self.pos(x)
 
 
+@dataclass(frozen=True)
+class PredictorConfig:
+    """`layers` blocks of `block` (its `dim` is the predictor's width). The defaults are RAVEn Base's: 2 blocks of
+    width 512, 8 heads, FFN 2048, without stochastic depth or LayerScale (official predictors have no `gamma_*`)."""
+
+    layers: int = 2
+    block: BlockConfig = BlockConfig(512, 8, 2048, drop_path=0.0, layerscale=None)
+
+
 class Predictor(nn.Module):
-    def __init__(self, in_dim: int, out_dim: int, width: int = 512, heads: int = 8, ffn: int = 2048,
-                 layers: int = 2, dropout: float = 0.1, attn_dropout: float = 0.1):
+    """`in_dim` student features -> `out_dim` teacher targets."""
+
+    def __init__(self, in_dim: int, out_dim: int, config: PredictorConfig = PredictorConfig()):
         super().__init__()
-        self.embed = MaskEmbedding(in_dim, width, dropout)
-        self.encoders = nn.ModuleList(
-            EncoderLayer(width, heads, ffn, dropout, attn_dropout, 0.0, layerscale=None) for _ in range(layers)
-        )
+        width = config.block.dim
+        self.embed = MaskEmbedding(in_dim, width, config.block.dropout)
+        self.encoders = nn.ModuleList(EncoderLayer(config.block) for _ in range(config.layers))
         self.after_norm = nn.LayerNorm(width, eps=1e-12)
         self.last_linear = nn.Linear(width, out_dim)
 

@@ -34,6 +34,7 @@ class AudioAttributes(nn.Module):
 
     def __init__(
         self,
+        *,
         n_mfcc: int = 13,
         n_mels: int = 40,
         use_energy: bool = True,

@@ -71,22 +71,12 @@ class ShuklaAudioEncoder(nn.Module):
 
     arch = "shukla_audio"
 
-    def __init__(
-        self,
-        window_s: float = 0.2,
-        cnn_channels: int = 16,
-        code_dim: int = 512,
-        gru_hidden: int = 256,
-        gru_layers: int = 2,
-    ):
+    def __init__(self, *, window_s: float = 0.2, cnn_channels: int = 16, code_dim: int = 512, gru_hidden: int = 256,
+                 gru_layers: int = 2):  # fmt: skip
         super().__init__()
-        self.config = dict(
-            window_s=window_s,
-            cnn_channels=cnn_channels,
-            code_dim=code_dim,
-            gru_hidden=gru_hidden,
-            gru_layers=gru_layers,
-        )
+        # the builder kwargs config.json stores (models.registry.build rebuilds the encoder from them)
+        self.config = dict(window_s=window_s, cnn_channels=cnn_channels, code_dim=code_dim, gru_hidden=gru_hidden,
+                           gru_layers=gru_layers)  # fmt: skip
         self.window = int(round(window_s * SAMPLE_RATE))
         self.cnn = WindowCNN(self.window, cnn_channels, code_dim)
         self.gru = nn.GRU(code_dim, gru_hidden, num_layers=gru_layers, batch_first=True)
