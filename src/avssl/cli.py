@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from avssl import task_registry
+
 DATASETS = ["lrs3", "lrw", "voxceleb2", "crema_d", "ravdess", "iemocap", "speech_commands"]
 PARAMS_HELP = (
     "params file (YAML); repeat to overlay files in order (later wins). Default: params.yaml. "
@@ -63,7 +65,7 @@ def _tool_parser(sub, name: str, summary: str, description: str, output: bool = 
 
 
 def _add_job(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", required=True, choices=["emotion", "affect", "words_audio", "words_video", "asr", "vsr"])
+    p.add_argument("--task", required=True, choices=task_registry.names())
     p.add_argument("--init", required=True,
                    choices=["scratch", "random", "logmel", "nuisance", "raven", "shukla_visual", "shukla_audio",
                             "shukla_multitask"])
@@ -169,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, type=Path, help="output folder, e.g. results/pretrain/raven")
 
     ft_help = (
-        "task: emotion, affect, words_audio, words_video, asr, vsr; init: scratch (the task's paper architecture,\n"
+        f"task: {', '.join(task_registry.names())}; init: scratch (the task's paper architecture,\n"
         "random init), random (Shukla encoder, random, frozen), logmel (log-mel filterbank features, no weights,\n"
         "frozen), nuisance (speech timing + loudness only, no weights, frozen: cues that need no speech content)\n"
         "or a pre-training method (needs --pretrained);\n"
@@ -587,19 +589,15 @@ def cmd_pretrain(args) -> None:
 
 
 def _job_tags(args) -> dict:
-    from avssl.tasks import TASKS
-
+    spec = task_registry.get(args.task)
     return {"task": args.task, "init": args.init, "method": args.init, "mode": args.mode,
-            "fraction": f"{args.fraction:g}", "seed": args.seed,
-            "paper": "raven" if args.task in ("asr", "vsr") else "shukla", "modality": TASKS[args.task].modality}
+            "fraction": f"{args.fraction:g}", "seed": args.seed, "paper": spec.paper, "modality": spec.modality}
 
 
 def _job(args) -> dict:
     """The fine-tuning/evaluation job as the stage table's grid writes it (avssl.stages.finetune_jobs)."""
-    from avssl.stages import TASK_PARAMS
-
     return {"task": args.task, "init": args.init, "mode": args.mode, "fraction": f"{args.fraction:g}",
-            "seed": str(args.seed), "field": TASK_PARAMS[args.task]}
+            "seed": str(args.seed), "field": task_registry.get(args.task).section}
 
 
 def _check_fraction(args) -> None:
