@@ -64,6 +64,11 @@ def _tool_parser(sub, name: str, summary: str, description: str, output: bool = 
     return p
 
 
+def _raven_scratch() -> str:
+    """The tasks whose `scratch` encoder is RAVEn's (help text)."""
+    return "/".join(t.name for t in task_registry.TASKS.values() if t.scratch_arch == "raven")
+
+
 def _add_job(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, choices=task_registry.names())
     p.add_argument("--init", required=True,
@@ -186,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         "output: DIR/model.safetensors + DIR/config.json (the task model), DIR/metrics.json,\n"
         "DIR/training_curves.png (+ DIR/tokenizer.model for asr/vsr). Killed jobs resume from DIR/checkpoints/.",
         "study.seed, finetune.<task>, finetune.noise_augmentation, the loop's train.* keys (device, num_buckets,\n"
-        "num_workers, ...), the keys of an encoder it builds (scratch asr/vsr/words_video: raven size and dims;\n"
+        f"num_workers, ...), the keys of an encoder it builds (scratch {_raven_scratch()}: raven size and dims;\n"
         "scratch/random: shukla encoder dims; logmel: shukla.n_mels), evaluate.beam_size/ctc_weight/length_bonus\n"
         "(asr/vsr). Exactly these per job: avssl.stages.finetune_params",
     )

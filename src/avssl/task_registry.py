@@ -6,14 +6,17 @@ CLI's `--task` choices, the stage grid (which inits a video task takes, which en
 decoding keys of sequence tasks), the report's column order, labels and main metric, and the task kind whose
 behaviour (head, loss, targets, decoding, scoring) lives in :mod:`avssl.tasks.kinds`.
 
-Adding a task: one :func:`register` line below (or in a module of its own that calls it). A task of an existing
-kind needs nothing else; a new kind is one file in avssl/tasks/kinds/ plus one line in its ``KINDS``. A task
+Adding a task: one :func:`register` line below, or a module of its own that calls it, named in the environment
+variable ``AVSSL_TASK_MODULES`` (comma-separated module names, imported with this module: every `avssl` command,
+the Snakefile and the jobs it starts then know the task). A task of an existing kind needs nothing else; a new kind is one file in avssl/tasks/kinds/ plus one line in its ``KINDS``. A task
 whose ``section`` is not declared in :class:`avssl.config.finetune.FinetuneParams` is validated with its
 ``section_model``. Import-light on purpose (stdlib only): config, the stage table and the Snakefile read it.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -97,3 +100,7 @@ register(Task("words_video", "classification", "video", "words", ("word",), ("ac
               scratch_arch="raven"))  # fmt: skip
 register(Task(name="asr", modality="audio", section="asr", **_SPEECH))
 register(Task(name="vsr", modality="video", section="vsr", **_SPEECH))
+
+
+for _module in filter(None, (m.strip() for m in os.environ.get("AVSSL_TASK_MODULES", "").split(","))):
+    importlib.import_module(_module)

@@ -155,10 +155,24 @@ class FinetuneJob(Section):
         return self
 
 
+def _relocated(exc: ValidationError, prefix: tuple) -> list[InitErrorDetails]:
+    """``exc``'s problems as line errors under ``prefix`` (their type and message kept)."""
+    return [InitErrorDetails(type=PydanticCustomError(e["type"], e["msg"]), loc=(*prefix, *e["loc"]),
+                             input=e["input"]) for e in exc.errors()]  # fmt: skip
+
+
+def _task_section_schema(schema: dict) -> None:
+    """The JSON schema (what Snakemake validates) knows the registered tasks' undeclared sections, and no other key."""
+    for section, name in task_registry.sections().items():
+        if section not in schema["properties"]:
+            schema["properties"][section] = globals()[name].model_json_schema()
+    schema["additionalProperties"] = False
+
+
 class FinetuneParams(Section):
     # Which fine-tuning jobs run, and each task's section. A registered task whose section is not declared below is
     # validated with its registry entry's `section_model` (avssl.task_registry); undeclared sections of registered tasks are kept as validated extras; any other unknown key is refused
-    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+    model_config = ConfigDict(extra="allow", json_schema_extra=lambda schema, cls: _task_section_schema(schema))
 
     inits: list[Init] = Field(
         ["scratch", "random", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"],
@@ -209,11 +223,13 @@ class FinetuneParams(Section):
             try:
                 extra[key] = globals()[models[key]].model_validate(value)
             except ValidationError as exc:
-                errors += [InitErrorDetails(type=PydanticCustomError(e["type"], e["msg"]), loc=(key, *e["loc"]),
-                                            input=e["input"]) for e in exc.errors()]  # fmt: skip
+                errors += _relocated(exc, (key,))
+        try:
+            model = handler(data)
+        except ValidationError as exc:  # reported together with the task sections' problems
+            errors += _relocated(exc, ())
         if errors:
             raise ValidationError.from_exception_data(cls.__name__, errors)
-        model = handler(data)
         for key, name in models.items():  # registered sections not given: their defaults
             if key not in cls.model_fields:
                 model.__pydantic_extra__[key] = extra[key] if key in extra else globals()[name]()
