@@ -16,8 +16,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from avssl.tasks import TASKS
 from avssl.tasks.kinds import kind_of
 from avssl.tasks.setup import build_task_model, split_rows
