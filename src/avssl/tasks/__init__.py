@@ -1,5 +1,8 @@
 """Downstream tasks: which encoder, which labels, which head/objective, which metrics.
 
+What a task IS (name, modality, section, labels, metrics) is its entry in :mod:`avssl.task_registry`; what it
+DOES (targets, head, loss, decoding, scoring) is its kind's class in :mod:`avssl.tasks.kinds`.
+
 How a processed-dataset row becomes a training target (``ds = ProcessedDataset(...)``, rows of ``ds.index``):
 
 - ``emotion``      index column ``emotion`` (a class name, e.g. "happy") -> class id = position in
@@ -12,7 +15,7 @@ How a processed-dataset row becomes a training target (``ds = ProcessedDataset(.
                    objective tokenise).
 
 Rows with an empty label column are not part of that task (e.g. sentence clips have no ``word``).
-Importing this package is cheap (no torch); builders import their modules on call.
+Importing this package is cheap (no torch); the kinds import their objectives on call.
 """
 
 from __future__ import annotations
