@@ -82,6 +82,13 @@ def test_the_stage_grid_runs_the_toy_with_its_section_and_its_scratch_architectu
     scratch = next(job for st, job in jobs if st.command == "finetune" and job["init"] == "scratch")
     declared = stages.job_params(stages.BY_NAME[next(st.name for st, j in jobs if j is scratch)], scratch)
     assert f"finetune.{TOY}" in declared and "raven.layers" in declared  # its section, RAVEn's scratch encoder
+    # the job's params view lets it read its own section (and records the read), not another task's
+    from avssl.config.view import UndeclaredParam, params_view, read_keys
+
+    view = params_view(params_from_dict(_tiny(TOY_PARAMS)), "finetune", declared, scratch)
+    assert view.finetune.emotion_video.epochs == 3 and f"finetune.{TOY}.epochs" in read_keys(view)
+    with pytest.raises(UndeclaredParam):
+        view.finetune.emotion.epochs
     # the grid form: a video task takes scratch and raven only, whatever finetune.inits lists
     grid = params_from_dict(_tiny({"finetune": {"jobs": [], "tasks": [TOY], "encoder_modes": ["frozen"]}}))
     assert {j["init"] for j in stages.finetune_jobs(grid.model_dump(mode="json"))} == {"scratch", "raven"}
