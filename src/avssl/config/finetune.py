@@ -171,7 +171,8 @@ def _task_section_schema(schema: dict) -> None:
 
 class FinetuneParams(Section):
     # Which fine-tuning jobs run, and each task's section. A registered task whose section is not declared below is
-    # validated with its registry entry's `section_model` (avssl.task_registry); undeclared sections of registered tasks are kept as validated extras; any other unknown key is refused
+    # validated with its registry entry's `section_model` (avssl.task_registry) and kept as an extra; any other
+    # unknown key is refused.
     model_config = ConfigDict(extra="allow", json_schema_extra=lambda schema, cls: _task_section_schema(schema))
 
     inits: list[Init] = Field(
