@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from avssl.task_registry import TASKS, Task  # noqa: F401  (the registry: avssl.task_registry)
 from avssl.tasks.kinds import kind_of
-from avssl.tasks.kinds.base import has_label  # noqa: F401
 from avssl.tasks.kinds.classification import class_list  # noqa: F401
 
 

@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterable
 from avssl.task_registry import Task
 
 
-def _rows(index) -> Iterable[dict]:
+def records(index) -> Iterable[dict]:
+    """An index (DataFrame) or a list of rows, as rows."""
     return index.to_dict("records") if hasattr(index, "to_dict") else index
 
 
@@ -31,7 +32,7 @@ class TaskKind:
     batches of ``batch_size`` typical clips, no snapshot averaging, no extra plots."""
 
     def rows(self, rows, task: Task) -> list[dict]:
-        return [r for r in _rows(rows) if has_label(r, task.label_columns[0])]
+        return [r for r in records(rows) if has_label(r, task.label_columns[0])]
 
     def classes(self, rows: list[dict], task: Task) -> list[str] | None:
         return None

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from avssl.task_registry import Task
-from avssl.tasks.kinds.base import TaskKind, _rows, has_label, head_options
+from avssl.tasks.kinds.base import TaskKind, has_label, head_options, records
 
 
 def class_list(rows, column: str) -> list[str]:
     """Sorted distinct non-empty values of ``column`` (build from TRAINING rows so ids are stable)."""
-    return sorted({str(r[column]) for r in _rows(rows) if has_label(r, column)})
+    return sorted({str(r[column]) for r in records(rows) if has_label(r, column)})
 
 
 class Classification(TaskKind):

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from avssl.task_registry import Task
-from avssl.tasks.kinds.base import TaskKind, _rows, head_options
+from avssl.tasks.kinds.base import TaskKind, head_options, records
 
 
 class Regression(TaskKind):
     """Every clip is a sample (its arrays come from the annotations); targets (T, 2) float per frame."""
 
     def rows(self, rows, task: Task) -> list[dict]:
-        return list(_rows(rows))
+        return list(records(rows))
 
     def targets(self, task: Task, classes, tokenizer, annotations):
         import numpy as np
