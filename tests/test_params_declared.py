@@ -244,7 +244,7 @@ def test_changing_one_declared_param_replans_exactly_its_jobs_in_both_tools(reco
     plans = {key: smk for key, (smk, _), _ in results}
     # the two cases: the scratch RAVEn-architecture jobs follow raven.*, RAVEn ignores shukla.*
     scratch_raven = {n for n, (st, j) in all_jobs(params).items()
-                     if j.get("init") == "scratch" and j["task"] in stages.RAVEN_ARCH_TASKS}
+                     if j.get("init") == "scratch" and stages.task_registry.get(j["task"]).scratch_arch == "raven"}
     assert scratch_raven and scratch_raven <= plans["raven.layers"]
     assert "pretrain@raven" not in plans["shukla.n_mels"] | plans["shukla.gru_hidden"]
     assert "pretrain@raven" in plans["train.num_buckets"]

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from avssl import task_registry
+
 DATASETS = ["lrs3", "lrw", "voxceleb2", "crema_d", "ravdess", "iemocap", "speech_commands"]
 PARAMS_HELP = (
     "params file (YAML); repeat to overlay files in order (later wins). Default: params.yaml. "
@@ -62,8 +64,13 @@ def _tool_parser(sub, name: str, summary: str, description: str, output: bool = 
     return p
 
 
+def _raven_scratch() -> str:
+    """The tasks whose `scratch` encoder is RAVEn's (help text)."""
+    return "/".join(t.name for t in task_registry.TASKS.values() if t.scratch_arch == "raven")
+
+
 def _add_job(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", required=True, choices=["emotion", "affect", "words_audio", "words_video", "asr", "vsr"])
+    p.add_argument("--task", required=True, choices=task_registry.names())
     p.add_argument("--init", required=True,
                    choices=["scratch", "random", "logmel", "nuisance", "raven", "shukla_visual", "shukla_audio",
                             "shukla_multitask"])
@@ -169,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, type=Path, help="output folder, e.g. results/pretrain/raven")
 
     ft_help = (
-        "task: emotion, affect, words_audio, words_video, asr, vsr; init: scratch (the task's paper architecture,\n"
+        f"task: {', '.join(task_registry.names())}; init: scratch (the task's paper architecture,\n"
         "random init), random (Shukla encoder, random, frozen), logmel (log-mel filterbank features, no weights,\n"
         "frozen), nuisance (speech timing + loudness only, no weights, frozen: cues that need no speech content)\n"
         "or a pre-training method (needs --pretrained);\n"
@@ -184,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         "output: DIR/model.safetensors + DIR/config.json (the task model), DIR/metrics.json,\n"
         "DIR/training_curves.png (+ DIR/tokenizer.model for asr/vsr). Killed jobs resume from DIR/checkpoints/.",
         "study.seed, finetune.<task>, finetune.noise_augmentation, the loop's train.* keys (device, num_buckets,\n"
-        "num_workers, ...), the keys of an encoder it builds (scratch asr/vsr/words_video: raven size and dims;\n"
+        f"num_workers, ...), the keys of an encoder it builds (scratch {_raven_scratch()}: raven size and dims;\n"
         "scratch/random: shukla encoder dims; logmel: shukla.n_mels), evaluate.beam_size/ctc_weight/length_bonus\n"
         "(asr/vsr). Exactly these per job: avssl.stages.finetune_params",
     )
@@ -587,19 +594,15 @@ def cmd_pretrain(args) -> None:
 
 
 def _job_tags(args) -> dict:
-    from avssl.tasks import TASKS
-
+    spec = task_registry.get(args.task)
     return {"task": args.task, "init": args.init, "method": args.init, "mode": args.mode,
-            "fraction": f"{args.fraction:g}", "seed": args.seed,
-            "paper": "raven" if args.task in ("asr", "vsr") else "shukla", "modality": TASKS[args.task].modality}
+            "fraction": f"{args.fraction:g}", "seed": args.seed, "paper": spec.paper, "modality": spec.modality}
 
 
 def _job(args) -> dict:
     """The fine-tuning/evaluation job as the stage table's grid writes it (avssl.stages.finetune_jobs)."""
-    from avssl.stages import TASK_PARAMS
-
     return {"task": args.task, "init": args.init, "mode": args.mode, "fraction": f"{args.fraction:g}",
-            "seed": str(args.seed), "field": TASK_PARAMS[args.task]}
+            "seed": str(args.seed), "field": task_registry.get(args.task).section}
 
 
 def _check_fraction(args) -> None:

@@ -18,16 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from avssl import task_registry
+
 PYTHON = "python -m avssl"
 
 
-VIDEO_TASKS = ("words_video", "vsr")
 PRETRAINED_INITS = ("raven", "shukla_visual", "shukla_audio", "shukla_multitask")
 WEIGHTLESS_INITS = ("logmel", "nuisance")  # front ends with no weights: there is nothing to fine-tune
 FROZEN_ONLY = ("random", *WEIGHTLESS_INITS)  # nothing worth fine-tuning: random or weightless encoders
-SEQUENCE_TASKS = ("asr", "vsr")  # transcription: the `nuisance` row (timing + loudness) has nothing to say there
-TASK_PARAMS = {"emotion": "emotion", "affect": "affect", "words_audio": "words", "words_video": "words",
-               "asr": "asr", "vsr": "vsr"}  # fmt: skip
 
 
 # What the training loop reads of `train` when a downstream task drives it (its schedule is finetune.<task>'s).
@@ -38,7 +36,6 @@ FINETUNE_TRAIN_KEYS = tuple(f"train.{k}" for k in (
 RAVEN_ENCODER_KEYS = tuple(f"raven.{k}" for k in (
     "size", "layers", "adim", "heads", "ffn", "drop_path", "frontend_width", "dropout", "attn_dropout"))  # fmt: skip
 SHUKLA_ENCODER_KEYS = tuple(f"shukla.{k}" for k in ("window_s", "cnn_channels", "code_dim", "gru_hidden", "gru_layers"))
-RAVEN_ARCH_TASKS = ("asr", "vsr", "words_video")  # `scratch` uses the RAVEn architecture for these
 DECODING_KEYS = ("evaluate.beam_size", "evaluate.ctc_weight", "evaluate.length_bonus")  # asr/vsr: built into the model
 
 
@@ -52,7 +49,7 @@ def pretrain_params(job: dict) -> tuple[str, ...]:
 def encoder_params(job: dict) -> tuple[str, ...]:
     """The params of the encoder a fine-tuning job builds: none when it loads a pre-trained one."""
     init = job["init"]
-    if init == "scratch" and job["task"] in RAVEN_ARCH_TASKS:
+    if init == "scratch" and task_registry.get(job["task"]).scratch_arch == "raven":
         return RAVEN_ENCODER_KEYS
     if init in ("scratch", "random"):
         return SHUKLA_ENCODER_KEYS
@@ -62,7 +59,7 @@ def encoder_params(job: dict) -> tuple[str, ...]:
 
 
 def finetune_params(job: dict) -> tuple[str, ...]:
-    decoding = DECODING_KEYS if job["task"] in SEQUENCE_TASKS else ()
+    decoding = DECODING_KEYS if task_registry.get(job["task"]).sequence else ()
     return ("study.seed", *FINETUNE_TRAIN_KEYS, "finetune.{field}", "finetune.noise_augmentation",
             *encoder_params(job), *decoding)
 
@@ -114,10 +111,11 @@ def finetune_jobs(params: dict) -> list[dict]:
     else:
         jobs = []
         for task in ft["tasks"]:
+            spec = task_registry.get(task)
             for init in ft["inits"]:
-                if task in VIDEO_TASKS and init not in ("scratch", "raven"):
+                if spec.modality == "video" and init not in ("scratch", "raven"):
                     continue
-                if init == "nuisance" and task in SEQUENCE_TASKS:
+                if init == "nuisance" and spec.sequence:  # transcription: timing + loudness have nothing to say
                     continue
                 modes = ["finetuned"] if init == "scratch" else ["frozen"] if init in FROZEN_ONLY else ft["encoder_modes"]
                 for mode in modes:
@@ -136,7 +134,7 @@ def finetune_jobs(params: dict) -> list[dict]:
     out = []
     for job in jobs:
         job = {**job, "fraction": format(float(job["fraction"]), "g"), "seed": str(job["seed"])}
-        job["field"] = TASK_PARAMS[job["task"]]
+        job["field"] = task_registry.get(job["task"]).section
         out.append(job)
     return out
 

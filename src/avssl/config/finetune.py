@@ -7,13 +7,36 @@ smaller values live in .test/params.yaml.
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
+from avssl import task_registry
 from avssl.config.base import Section
 
-TaskName = Literal["emotion", "affect", "words_audio", "words_video", "asr", "vsr"]
+
+class _TaskName(str):
+    """A task name of the registry (avssl.task_registry), checked when params are validated, so a task registered
+    after import is accepted too; the JSON schema lists the names registered when it is generated."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(cls._check, core_schema.str_schema())
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> dict:
+        return {"enum": list(task_registry.names()), "type": "string"}
+
+    @staticmethod
+    def _check(value: str) -> str:
+        if value not in task_registry.TASKS:
+            raise PydanticCustomError("unknown_task", "unknown task '{task}'; registered tasks: {known}",
+                                      {"task": value, "known": ", ".join(task_registry.names())})
+        return value
+
+
+TaskName = _TaskName
 
 
 class FrozenProbeParams(Section):
@@ -132,7 +155,26 @@ class FinetuneJob(Section):
         return self
 
 
+def _relocated(exc: ValidationError, prefix: tuple) -> list[InitErrorDetails]:
+    """``exc``'s problems as line errors under ``prefix`` (their type and message kept)."""
+    return [InitErrorDetails(type=PydanticCustomError(e["type"], e["msg"]), loc=(*prefix, *e["loc"]),
+                             input=e["input"]) for e in exc.errors()]  # fmt: skip
+
+
+def _task_section_schema(schema: dict) -> None:
+    """The JSON schema (what Snakemake validates) knows the registered tasks' undeclared sections, and no other key."""
+    for section, name in task_registry.sections().items():
+        if section not in schema["properties"]:
+            schema["properties"][section] = globals()[name].model_json_schema()
+    schema["additionalProperties"] = False
+
+
 class FinetuneParams(Section):
+    # Which fine-tuning jobs run, and each task's section. A registered task whose section is not declared below is
+    # validated with its registry entry's `section_model` (avssl.task_registry) and kept as an extra; any other
+    # unknown key is refused.
+    model_config = ConfigDict(extra="allow", json_schema_extra=lambda schema, cls: _task_section_schema(schema))
+
     inits: list[Init] = Field(
         ["scratch", "random", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"],
         description="Encoder initialisations: scratch (task's paper architecture, random init, fine-tuned), random "
@@ -149,7 +191,7 @@ class FinetuneParams(Section):
         [], description="Jobs run in addition to the grid (e.g. a few small-label-fraction runs for the small-data "
         "table without multiplying the whole grid).",
     )
-    tasks: list[TaskName] = Field(["emotion", "affect", "words_audio", "words_video", "asr", "vsr"],
+    tasks: list[TaskName] = Field(list(task_registry.names()),
                                   description="Downstream tasks to run (keys of avssl.tasks.TASKS).")
     encoder_modes: list[Literal["frozen", "finetuned"]] = Field(
         ["frozen", "finetuned"], description="Train the head on a frozen encoder and/or fine-tune it too.")
@@ -165,6 +207,34 @@ class FinetuneParams(Section):
     asr: SpeechRecognitionParams = Field(default_factory=_asr_defaults, description="Sentence ASR.")
     noise_augmentation: NoiseAugmentParams = Field(default_factory=NoiseAugmentParams,
                                                    description="Optional noise augmentation of training audio.")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _task_sections(cls, data: Any, handler):
+        """Validate the sections of registered tasks that are not declared fields; refuse any other key."""
+        if not isinstance(data, dict):
+            return handler(data)
+        data, extra, errors = dict(data), {}, []
+        models = task_registry.sections()
+        for key in [k for k in data if k not in cls.model_fields]:
+            value = data.pop(key)
+            if key not in models:
+                errors.append(InitErrorDetails(type="extra_forbidden", loc=(key,), input=value))
+                continue
+            try:
+                extra[key] = globals()[models[key]].model_validate(value)
+            except ValidationError as exc:
+                errors += _relocated(exc, (key,))
+        try:
+            model = handler(data)
+        except ValidationError as exc:  # reported together with the task sections' problems
+            errors += _relocated(exc, ())
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        for key, name in models.items():  # registered sections not given: their defaults
+            if key not in cls.model_fields:
+                model.__pydantic_extra__[key] = extra[key] if key in extra else globals()[name]()
+        return model
 
     @model_validator(mode="after")
     def _fractions(self):

@@ -32,9 +32,14 @@ class UndeclaredParam(Exception):
         )
 
 
+def _keys(model: BaseModel) -> list[str]:
+    """The model's keys: its fields, then its validated extras (sections of registered tasks, avssl.task_registry)."""
+    return [*type(model).model_fields, *(model.__pydantic_extra__ or {})]
+
+
 def _leaves(model: BaseModel, prefix: str) -> list[str]:
     out = []
-    for name in type(model).model_fields:
+    for name in _keys(model):
         value = getattr(model, name)
         path = f"{prefix}.{name}" if prefix else name
         out += _leaves(value, path) if isinstance(value, BaseModel) else [path]
@@ -84,7 +89,7 @@ class ParamsView:
             raise AttributeError(name)
         model, rec = self._model, self._rec
         cls = type(model)
-        if name in cls.model_fields:
+        if name in _keys(model):
             path = self._key(name)
             value = getattr(model, name)
             if isinstance(value, BaseModel):  # reaching a section reads nothing: its leaves are checked
@@ -104,7 +109,7 @@ class ParamsView:
 
     def model_dump(self, *, exclude: set[str] | None = None, **kwargs) -> dict:
         """The section's values as a dict: a read of every leaf it contains (except `exclude`, top level)."""
-        for name in type(self._model).model_fields:
+        for name in _keys(self._model):
             if exclude and name in exclude:
                 continue
             value = getattr(self, name)

@@ -12,7 +12,7 @@ import csv
 from pathlib import Path
 
 from avssl.report.labels import (
-    INIT_ORDER, MAIN_METRIC, METRIC_LABELS, MODE_ORDER, TASK_ORDER, order_index, parse_condition, row_label,
+    INIT_ORDER, METRIC_LABELS, MODE_ORDER, main_metric, order_index, parse_condition, row_label, task_order,
 )
 from avssl.report.runs import RunRecord
 from avssl.report.values import Formatter, conditions, group_runs
@@ -81,8 +81,8 @@ def snr_curves(runs: list[RunRecord], fmt: Formatter, fraction: float, out_dir: 
     rows, paths = [], []
     sel = [r for r in runs if abs(r.fraction - fraction) < 1e-9]
     by_task = group_runs(sel, lambda r: (r.tag("task"),))
-    for (task,) in sorted(by_task, key=lambda k: order_index(k[0], TASK_ORDER)):
-        metric = MAIN_METRIC.get(task, "accuracy")
+    for (task,) in sorted(by_task, key=lambda k: order_index(k[0], task_order())):
+        metric = main_metric(task)
         trs = by_task[(task,)]
         probe = "ccc_arousal" if metric == "ccc_mean" else metric
         noises = sorted({parse_condition(c)[0] for c in conditions(trs, probe) if parse_condition(c)[1] is not None})
@@ -121,11 +121,11 @@ def label_fraction_curves(runs: list[RunRecord], fmt: Formatter, out_dir: Path) 
     plt = _plt()
     rows, paths = [], []
     by_task = group_runs(runs, lambda r: (r.tag("task"),))
-    for (task,) in sorted(by_task, key=lambda k: order_index(k[0], TASK_ORDER)):
+    for (task,) in sorted(by_task, key=lambda k: order_index(k[0], task_order())):
         trs = by_task[(task,)]
         if len({r.fraction for r in trs}) < 2:
             continue
-        metric = MAIN_METRIC.get(task, "accuracy")
+        metric = main_metric(task)
         series = group_runs(trs, lambda r: (r.tag("init"), r.tag("mode"), r.tag("dataset")))
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for key in sorted(series, key=_series_key):

@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from avssl.report.cells import t975
-from avssl.report.labels import LOWER_IS_BETTER, MAIN_METRIC, METRIC_LABELS, PERCENT_METRICS, TASK_ORDER, row_label
+from avssl.report.labels import LOWER_IS_BETTER, METRIC_LABELS, PERCENT_METRICS, main_metric, row_label, task_order
 from avssl.report.runs import RunRecord
 from avssl.report.values import metric_value
 
 PRETRAINED = ("shukla_visual", "shukla_audio", "shukla_multitask", "raven")
 REFERENCES = (("scratch", "finetuned"), ("nuisance", "frozen"), ("random", "frozen"), ("logmel", "frozen"))
 TRIVIAL = ("nuisance", "random")  # rows a table note also compares against (the full list is in findings.md)
+# the paper tables' own tasks (their layout); cross_paper's findings cover every registered task
 TABLE_TASKS = {"emotion": ("emotion",), "affect": ("affect",), "words": ("words_audio", "words_video"),
-               "raven_wer": ("asr", "vsr"), "cross_paper": tuple(TASK_ORDER)}  # fmt: skip
+               "raven_wer": ("asr", "vsr")}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def build_findings(runs: Iterable[RunRecord], fraction: float, rows_of: Callable
     for (task, ds, init, mode), a_runs in sorted(groups.items(), key=lambda kv: _order(kv[0])):
         if init not in PRETRAINED:
             continue
-        metric = MAIN_METRIC.get(task, "accuracy")
+        metric = main_metric(task)
         for ref in REFERENCES:
             b_runs = groups.get((task, ds, *ref))
             if b_runs:
@@ -119,13 +120,14 @@ def build_findings(runs: Iterable[RunRecord], fraction: float, rows_of: Callable
 
 def _order(key: tuple) -> tuple:
     task, ds, init, mode = key
-    return (TASK_ORDER.index(task) if task in TASK_ORDER else 99, ds,
+    order = task_order()
+    return (order.index(task) if task in order else 99, ds,
             PRETRAINED.index(init) if init in PRETRAINED else -1, mode)  # fmt: skip
 
 
 def table_lines(findings: list[Finding], table: str, digits: Callable[[str], int]) -> list[str]:
     """The 'what this run shows' notes of one paper table: its tasks, against scratch and the trivial rows."""
-    tasks = TABLE_TASKS.get(table, ())
+    tasks = tuple(task_order()) if table == "cross_paper" else TABLE_TASKS.get(table, ())
     keep = [f for f in findings if f.task in tasks and (f.b[0] == "scratch" or f.b[0] in TRIVIAL)]
     return [f"What this run shows: {f.text(digits(f.metric))}." for f in keep]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from avssl import task_registry
+
 INIT_ORDER = ["scratch", "nuisance", "logmel", "random", "shukla_visual", "shukla_audio", "shukla_multitask", "raven"]
 INIT_LABELS = {
     "scratch": "Supervised (scratch)",
@@ -16,14 +18,37 @@ INIT_LABELS = {
     "raven": "RAVEn",
 }
 MODE_ORDER = ["frozen", "finetuned"]
-TASK_ORDER = ["emotion", "affect", "words_audio", "words_video", "asr", "vsr"]
-VIDEO_TASKS = {"words_video", "vsr"}
-MAIN_METRIC = {"emotion": "accuracy", "affect": "ccc_mean", "words_audio": "accuracy",
-               "words_video": "accuracy", "asr": "wer", "vsr": "wer"}
 METRIC_LABELS = {"accuracy": "Acc", "uar": "UAR", "ccc_arousal": "CCC aro", "ccc_valence": "CCC val",
                  "ccc_mean": "CCC", "wer": "WER", "cer": "CER", "wer_greedy_ctc": "WER (greedy CTC)"}
 PERCENT_METRICS = {"accuracy", "uar", "wer", "cer", "wer_greedy_ctc"}
 LOWER_IS_BETTER = {"wer", "cer", "wer_greedy_ctc"}
+
+
+
+def task_order() -> list[str]:
+    """Tasks in the registry's order (avssl.task_registry): the report's column and row order."""
+    return list(task_registry.names())
+
+
+def main_metric(task: str) -> str:
+    """The task's one number in the report (its registry entry; accuracy for a task no longer registered)."""
+    spec = task_registry.TASKS.get(task)
+    return spec.main_metric if spec is not None else "accuracy"
+
+
+def task_label(task: str) -> str:
+    spec = task_registry.TASKS.get(task)
+    return spec.report_label if spec is not None else task
+
+
+def _is_video(task: str) -> bool:
+    spec = task_registry.TASKS.get(task)
+    return spec is not None and spec.modality == "video"
+
+
+def video_tasks() -> list[str]:
+    return [t for t in task_order() if _is_video(t)]
+
 
 _COND = re.compile(r"^(?P<noise>[A-Za-z]+)_(?P<snr>-?\d+(?:\.\d+)?)$")
 
@@ -32,7 +57,7 @@ def init_label(init: str, task: str | None = None) -> str:
     """RAVEn's row names the encoder the task uses (audio for Shukla's audio tasks, video for VSR)."""
     base = INIT_LABELS.get(init, init)
     if init == "raven" and task is not None:
-        base += " (video encoder)" if task in VIDEO_TASKS else " (audio encoder)"
+        base += " (video encoder)" if _is_video(task) else " (audio encoder)"
     return base
 
 

@@ -7,8 +7,8 @@ from typing import Callable
 
 from avssl.report.cells import Delta, Published, uncertainty_note
 from avssl.report.labels import (
-    INIT_ORDER, MAIN_METRIC, METRIC_LABELS, MODE_ORDER, TASK_ORDER, condition_sort_key, fraction_label,
-    order_index, parse_condition, row_label,
+    INIT_ORDER, METRIC_LABELS, MODE_ORDER, condition_sort_key, fraction_label, main_metric, order_index,
+    parse_condition, row_label, task_label, task_order, video_tasks,
 )
 from avssl.report.published import RAVEN_LRS3, SETTING_HOURS, SOURCE, published_wer
 from avssl.report.runs import RunRecord
@@ -78,7 +78,7 @@ def noise(runs, fmt, fraction):
     multi_ds = len(_datasets(sel)) > 1
     groups = group_runs(sel, lambda r: (r.tag("task"), r.tag("dataset"), r.tag("init"), r.tag("mode")))
     conds = sorted(conditions(sel, "accuracy"), key=condition_sort_key)
-    for key in sorted(groups, key=lambda k: (order_index(k[0], TASK_ORDER), k[1],
+    for key in sorted(groups, key=lambda k: (order_index(k[0], task_order()), k[1],
                                              order_index(k[2], INIT_ORDER), order_index(k[3], MODE_ORDER))):
         task, ds, init, mode = key
         prefix = f"{task}/{ds}" if multi_ds else task
@@ -97,11 +97,11 @@ def small_data(runs, fmt, fraction=None):
     multi_ds = len(_datasets(runs)) > 1
     groups = group_runs(runs, lambda r: (r.tag("task"), r.tag("dataset"), r.tag("init"), r.tag("mode")))
     fractions = sorted({r.fraction for r in runs})
-    for key in sorted(groups, key=lambda k: (order_index(k[0], TASK_ORDER), k[1],
+    for key in sorted(groups, key=lambda k: (order_index(k[0], task_order()), k[1],
                                              order_index(k[2], INIT_ORDER), order_index(k[3], MODE_ORDER))):
         task, ds, init, mode = key
-        metric = MAIN_METRIC.get(task, "accuracy")
-        label = f"{task}/{ds}" if multi_ds else task
+        metric = main_metric(task)
+        label = f"{task_label(task)}/{ds}" if multi_ds else task_label(task)
         for f in fractions:
             rs = [r for r in groups[key] if abs(r.fraction - f) < 1e-9]
             table.set(f"{label} [{METRIC_LABELS[metric]}]: {row_label(init, mode, task)}", ("", fraction_label(f)),
@@ -164,19 +164,19 @@ def raven_wer(runs, fmt, fraction=None, reference: str = "base_lrs3"):
 
 def cross_paper(runs, fmt, fraction):
     """Every pre-training init x every task, main clean metric (accuracy / CCC mean / WER)."""
-    tasks = set(TASK_ORDER) | {r.tag("task") for r in runs}
+    tasks = set(task_order()) | {r.tag("task") for r in runs}
     sel = _main(runs, fraction, tasks)
     table = Table("cross_paper", "Every pre-training init on every task (main clean metric)")
     groups = group_runs(sel, lambda r: (r.tag("task"), r.tag("dataset"), r.tag("init"), r.tag("mode")))
-    cols = sorted({k[:2] for k in groups}, key=lambda k: (order_index(k[0], TASK_ORDER), k[1]))
+    cols = sorted({k[:2] for k in groups}, key=lambda k: (order_index(k[0], task_order()), k[1]))
     for init, mode in _sorted_rows(sel):
         for task, ds in cols:
-            metric = MAIN_METRIC.get(task, "accuracy")
-            table.set(row_label(init, mode), (ds, f"{task} {METRIC_LABELS[metric]}"),
+            metric = main_metric(task)
+            table.set(row_label(init, mode), (ds, f"{task_label(task)} {METRIC_LABELS[metric]}"),
                       fmt.cell(groups.get((task, ds, init, mode), []), metric))
     table.row_header = "Init, mode"
     table.notes.append(f"Label fraction {fraction:g}. Acc/WER in %, CCC = mean of arousal and valence CCC. "
-                       "RAVEn: audio encoder for audio tasks, video encoder for words_video and vsr.")
+                       f"RAVEn: audio encoder for audio tasks, video encoder for {' and '.join(video_tasks())}.")
     return table
 
 

@@ -1,5 +1,8 @@
 """Downstream tasks: which encoder, which labels, which head/objective, which metrics.
 
+What a task IS (name, modality, section, labels, metrics) is its entry in :mod:`avssl.task_registry`; what it
+DOES (targets, head, loss, decoding, scoring) is its kind's class in :mod:`avssl.tasks.kinds`.
+
 How a processed-dataset row becomes a training target (``ds = ProcessedDataset(...)``, rows of ``ds.index``):
 
 - ``emotion``      index column ``emotion`` (a class name, e.g. "happy") -> class id = position in
@@ -12,79 +15,25 @@ How a processed-dataset row becomes a training target (``ds = ProcessedDataset(.
                    objective tokenise).
 
 Rows with an empty label column are not part of that task (e.g. sentence clips have no ``word``).
-Importing this package is cheap (no torch); builders import their modules on call.
+Importing this package is cheap (no torch); the kinds import their objectives on call.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from avssl.task_registry import TASKS, Task  # noqa: F401  (the registry: avssl.task_registry)
+from avssl.tasks.kinds import kind_of
+from avssl.tasks.kinds.classification import class_list  # noqa: F401
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    modality: str  # "audio" | "video": which encoder / batch input
-    label_columns: tuple  # clip-index columns (or annotation arrays) the task needs
-    batch_key: str  # where the collated target goes
-    metrics: tuple  # metric names reported by evaluation
-    builder: Callable[..., Any] = field(repr=False)
-    kind: str = "classification"
-
-
-def _build_classifier(encoder, feat_dim, p, *, num_classes, modality, freeze_encoder=False, noise_augment=None, **_):
-    from avssl.tasks.classification import ClassificationObjective
-
-    return ClassificationObjective(encoder, modality, feat_dim, num_classes, hidden=p.hidden, layers=p.layers,
-                                   dropout=p.dropout, freeze_encoder=freeze_encoder, lr_head=p.lr_head,
-                                   lr_encoder=p.lr_encoder, weight_decay=p.weight_decay, betas=tuple(p.betas),
-                                   label_smoothing=p.label_smoothing, noise_augment=noise_augment,
-                                   feature_norm=p.frozen_feature_norm, optimizer=p.optimizer)
-
-
-def _build_affect(encoder, feat_dim, p, *, modality, freeze_encoder=False, noise_augment=None, **_):
-    from avssl.tasks.affect import AffectObjective
-
-    return AffectObjective(encoder, modality, feat_dim, hidden=p.hidden, layers=p.layers, dropout=p.dropout,
-                           freeze_encoder=freeze_encoder, lr_head=p.lr_head, lr_encoder=p.lr_encoder,
-                           weight_decay=p.weight_decay, betas=tuple(p.betas), noise_augment=noise_augment,
-                           feature_norm=p.frozen_feature_norm, optimizer=p.optimizer)
-
-
-def _build_speech(encoder, feat_dim, p, *, modality, tokenizer, freeze_encoder=False, decoding=None,
-                  noise_augment=None, **_):
-    from avssl.tasks.speech_recognition import SpeechRecognitionObjective
-
-    return SpeechRecognitionObjective(
-        encoder, modality, feat_dim, tokenizer.vocab_size, tokenizer=tokenizer, ddim=p.decoder_dim,
-        dheads=p.decoder_heads, dunits=p.decoder_units, dlayers=p.decoder_layers, dropout=p.dropout,
-        ctc_weight=p.ctc_weight, label_smoothing=p.label_smoothing, freeze_encoder=freeze_encoder,
-        lr_encoder=p.lr_encoder, lr_head=p.lr_head, layer_decay=p.layer_decay, weight_decay=p.weight_decay,
-        betas=tuple(p.betas), time_masking=p.time_masking, decoding=decoding, noise_augment=noise_augment,
-        frozen_adapter_kernel=p.frozen_adapter_kernel, feature_norm=p.frozen_feature_norm)
-
-
-TASKS: dict[str, TaskSpec] = {
-    "emotion": TaskSpec("emotion", "audio", ("emotion",), "label", ("accuracy", "uar"), _build_classifier),
-    "affect": TaskSpec("affect", "audio", ("arousal", "valence"), "affect", ("ccc_arousal", "ccc_valence"),
-                       _build_affect, kind="regression"),
-    "words_audio": TaskSpec("words_audio", "audio", ("word",), "label", ("accuracy",), _build_classifier),
-    "words_video": TaskSpec("words_video", "video", ("word",), "label", ("accuracy",), _build_classifier),
-    "asr": TaskSpec("asr", "audio", ("text",), "tokens", ("wer", "cer"), _build_speech, kind="seq2seq"),
-    "vsr": TaskSpec("vsr", "video", ("text",), "tokens", ("wer", "cer"), _build_speech, kind="seq2seq"),
-}
-
-# which FinetuneParams field holds each task's hyper-parameters
-PARAMS_FIELD = {"emotion": "emotion", "affect": "affect", "words_audio": "words", "words_video": "words",
-                "asr": "asr", "vsr": "vsr"}
+def task_params(finetune_params, task: str):
+    """The `finetune.<section>` holding ``task``'s hyper-parameters."""
+    return getattr(finetune_params, TASKS[task].section)
 
 
 def build_objective(task: str, encoder, feat_dim: int, finetune_params, **kwargs):
     """Objective for ``task`` from a ``FinetuneParams``; kwargs: num_classes (classification), tokenizer
     (asr/vsr), freeze_encoder, noise_augment (see :func:`make_noise_augment`), decoding (BeamSearchConfig)."""
-    spec = TASKS[task]
-    p = getattr(finetune_params, PARAMS_FIELD[task])
-    return spec.builder(encoder, feat_dim, p, modality=spec.modality, **kwargs)
+    return kind_of(task).build(TASKS[task], encoder, feat_dim, task_params(finetune_params, task), **kwargs)
 
 
 def make_noise_augment(finetune_params, pool=None, seed: int = 0):
@@ -99,23 +48,6 @@ def make_noise_augment(finetune_params, pool=None, seed: int = 0):
                         babble_k=na.babble_speakers)
 
 
-def _rows(index) -> Iterable[dict]:
-    return index.to_dict("records") if hasattr(index, "to_dict") else index
-
-
-def has_label(row: dict, column: str) -> bool:
-    v = row.get(column)
-    return v is not None and str(v).strip() not in ("", "nan", "None")
-
-
-def class_list(rows, column: str) -> list[str]:
-    """Sorted distinct non-empty values of ``column`` (build from TRAINING rows so ids are stable)."""
-    return sorted({str(r[column]) for r in _rows(rows) if has_label(r, column)})
-
-
 def task_rows(rows, task: str) -> list[dict]:
     """Rows usable for ``task`` (label column present; affect: every clip, its arrays come from annotations)."""
-    spec = TASKS[task]
-    if spec.kind == "regression":
-        return list(_rows(rows))
-    return [r for r in _rows(rows) if has_label(r, spec.label_columns[0])]
+    return kind_of(task).rows(rows, TASKS[task])

@@ -16,9 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from avssl.tasks import TASKS
+from avssl.tasks.kinds import kind_of
 from avssl.tasks.setup import build_task_model, split_rows
 from avssl.tasks.uncertainty import clip_bootstrap
 from avssl.tracking.run import NullRun, write_json
@@ -94,63 +93,22 @@ def predict_condition(model, task: str, source, ids: list[str], labels, params: 
     spec = TASKS[task]
     data = ClipDataset(source, ids, train=False, modalities=(spec.modality,), labels=labels)
     classes = getattr(model, "_classes", None)
+    kind = kind_of(task)
     rows: list[dict] = []
     for chunk in _batches(ids, data.lengths):
         batch = collate([data[i] for i in chunk])
         with torch.no_grad():
-            if spec.kind == "classification":
-                pred = model.predict(batch)["pred"].tolist()
-                refs = batch["label"].tolist()
-                rows += [{"clip_id": c, "decoder": "argmax", "reference": classes[r], "prediction": classes[p]}
-                         for c, r, p in zip(batch["clip_id"], refs, pred)]  # fmt: skip
-            elif spec.kind == "regression":
-                out = model.predict(batch)
-                pred, tgt = out["pred"].numpy(), batch["affect"].numpy()
-                for b, clip in enumerate(batch["clip_id"]):
-                    n = int(batch["lengths"][b])
-                    for t in range(min(n, pred.shape[1], tgt.shape[1])):
-                        rows.append({"clip_id": clip, "decoder": f"frame{t}",
-                                     "reference": f"{tgt[b, t, 0]:.5f} {tgt[b, t, 1]:.5f}",
-                                     "prediction": f"{pred[b, t, 0]:.5f} {pred[b, t, 1]:.5f}"})  # fmt: skip
-            else:
-                refs = [model.tokenizer.decode([t for t in row.tolist() if t >= 0]) for row in batch["tokens"]]
-                decoders = [("beam", {"mode": "beam"})]
-                if params.evaluate.greedy_ctc:
-                    decoders.append(("greedy_ctc", {"mode": "greedy_ctc"}))
-                for name, kw in decoders:
-                    hyps = model.predict(batch, **kw)["text"]
-                    rows += [{"clip_id": c, "decoder": name, "reference": r, "prediction": h}
-                             for c, r, h in zip(batch["clip_id"], refs, hyps)]  # fmt: skip
+            rows += kind.predict(model, batch, params, classes)
     return rows
 
 
 def recompute_metrics(rows: list[dict], task: str, classes: list[str] | None = None) -> dict[str, dict]:
     """Metrics per condition from prediction rows alone (what predictions.csv lets anyone re-check)."""
-    from avssl.tasks import metrics as M
-
-    kind = TASKS[task].kind
+    kind, spec = kind_of(task), TASKS[task]
     out: dict[str, dict] = {}
     for cond in dict.fromkeys(r["condition"] for r in rows):
         sel = [r for r in rows if r["condition"] == cond]
-        if kind == "classification":
-            labels = classes or sorted({r["reference"] for r in sel} | {r["prediction"] for r in sel})
-            idx = {c: i for i, c in enumerate(labels)}
-            pred = [idx[r["prediction"]] for r in sel]
-            ref = [idx[r["reference"]] for r in sel]
-            m = {"accuracy": M.accuracy(pred, ref)}
-            if "uar" in TASKS[task].metrics:
-                m["uar"] = M.uar(pred, ref, len(labels))
-        elif kind == "regression":
-            ref = np.array([[float(x) for x in r["reference"].split()] for r in sel])
-            pred = np.array([[float(x) for x in r["prediction"].split()] for r in sel])
-            m = {"ccc_arousal": float(M.ccc(pred[:, 0], ref[:, 0])), "ccc_valence": float(M.ccc(pred[:, 1], ref[:, 1]))}
-        else:
-            beam = [r for r in sel if r["decoder"] == "beam"]
-            m = {"wer": M.wer([r["prediction"] for r in beam], [r["reference"] for r in beam]),
-                 "cer": M.cer([r["prediction"] for r in beam], [r["reference"] for r in beam])}  # fmt: skip
-            greedy = [r for r in sel if r["decoder"] == "greedy_ctc"]
-            if greedy:
-                m["wer_greedy_ctc"] = M.wer([r["prediction"] for r in greedy], [r["reference"] for r in greedy])
+        m = kind.score(sel, spec, classes)
         m["n"] = len({r["clip_id"] for r in sel})
         out[cond] = {k: float(v) for k, v in m.items()}
     return out
@@ -222,14 +180,11 @@ def run_evaluate(params: Any, finetuned, processed_dir, output_dir, run=NullRun(
                      for end, bound in zip(("low", "high"), ci)})  # fmt: skip
     run.set_tags({"finetune_run_id": config.get("mlflow_run_id"), "pretrain_run_id": config.get("pretrain_run_id")})
 
-    from avssl.tasks.plots import plot_confusion, plot_snr_curve
+    from avssl.tasks.plots import plot_snr_curve
 
     plot_snr_curve(per_condition, spec.metrics[0], output_dir / "snr_curve.png", title=f"{task} {config['init']}")
     artifacts = [output_dir / "metrics.json", output_dir / "predictions.csv", output_dir / "snr_curve.png"]
-    if spec.kind == "classification":
-        clean = [r for r in rows if r["condition"] == "clean"]
-        plot_confusion(clean, classes, output_dir / "confusion_matrix.png", title=f"{task} {config['init']} (clean)")
-        artifacts.append(output_dir / "confusion_matrix.png")
+    artifacts += kind_of(task).plots(rows, classes, output_dir, f"{task} {config['init']}")
     for path in artifacts:
         run.log_artifact(path)
     return metrics

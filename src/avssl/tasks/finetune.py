@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from avssl.tasks import TASKS
+from avssl.tasks.kinds import kind_of
 from avssl.tasks.setup import (
     build_task_model,
     classes_for,
@@ -37,10 +38,7 @@ def loop_params(params: Any, task: str, typical_frames: int, frozen: bool = Fals
     epochs = p.epochs
     if frozen and getattr(p, "frozen_epochs", None):
         epochs = p.frozen_epochs
-    if TASKS[task].kind == "seq2seq":
-        batch_frames = p.max_frames
-    else:
-        batch_frames = max(1, p.batch_size) * max(1, typical_frames)
+    batch_frames = kind_of(task).batch_frames(p, typical_frames)
     base = params.train
     return TrainParams(
         steps=p.max_steps or 1,
@@ -75,6 +73,64 @@ def _pretrain_run_id(pretrained: Path | None) -> str | None:
     return json.loads((Path(pretrained) / "config.json").read_text()).get("mlflow_run_id")
 
 
+def _rows_and_targets(params: Any, task: str, fraction: float, seed: int, ds, processed_dir, output_dir: Path):
+    """(all training rows, the label-fraction subset, validation rows, classes, tokenizer) of one job."""
+    kind, spec = kind_of(task), TASKS[task]
+    all_train = split_rows(ds.index, task, "train")
+    if not all_train:
+        raise ValueError(f"{processed_dir}: no training clips labelled for task {task!r}")
+    train_rows = speaker_balanced_subset(all_train, fraction, seed)
+    val_rows = split_rows(ds.index, task, "val")
+    classes = classes_for(all_train, task)
+    tokenizer = kind.prepare(all_train, task_params(params, task), output_dir)
+    if classes is not None:  # val/test clips of classes unseen in training cannot be scored
+        val_rows = [r for r in val_rows if str(r[spec.label_columns[0]]) in classes]
+    return train_rows, val_rows, classes, tokenizer
+
+
+def _objective(params: Any, task: str, init: str, mode: str, ds, val_rows, classes, tokenizer, job_seed: int,
+               pretrained: Path | None, features):
+    """The task model (seeded), reading the `features` stage's cached frozen features when given."""
+    from avssl.tasks import make_noise_augment
+    from avssl.training import determinism
+
+    spec = TASKS[task]
+    determinism.seed_everything(job_seed)  # initial weights of heads and scratch encoders
+    encoder = make_encoder(params, task, init, pretrained)
+    pool = None
+    if params.finetune.noise_augmentation.enabled and spec.modality == "audio":
+        from avssl.tasks.noise import BabblePool
+
+        pool = BabblePool.from_processed(ds, [r["clip_id"] for r in val_rows])
+    objective = build_task_model(params, task, encoder, classes=classes, tokenizer=tokenizer,
+                                 freeze=(mode == "frozen"),
+                                 noise_augment=make_noise_augment(params.finetune, pool, seed=job_seed))  # fmt: skip
+    if features is not None:
+        from avssl.tasks.features import FeatureBank
+
+        if mode != "frozen":
+            raise ValueError(f"--features needs --mode frozen (cached features stand for a frozen encoder), got {mode}")
+        bank = FeatureBank(features, checkpoint=pretrained)  # clean features only: the noise settings are evaluate's
+        if bank.has(spec.modality):
+            objective.use_features(bank.table(spec.modality, "clean"))
+    return objective
+
+
+def _save(objective, output_dir: Path, config: dict, metrics: dict, history, title: str, run) -> None:
+    """model.safetensors, config.json, metrics.json and the training curves, logged to the run."""
+    from safetensors.torch import save_file
+
+    from avssl.training.plots import plot_training_curves
+
+    state = {n: t.detach().cpu().contiguous() for n, t in objective.state_dict().items()}
+    save_file(state, str(output_dir / "model.safetensors"))
+    write_json(output_dir / "config.json", json.loads(json.dumps(config, default=str)))
+    write_json(output_dir / "metrics.json", metrics)
+    curve = plot_training_curves(history, output_dir / "training_curves.png", title=title)
+    for path in (output_dir / "metrics.json", output_dir / "config.json", curve):
+        run.log_artifact(path)
+
+
 def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, seed: int, processed_dir,
                  output_dir, pretrained=None, run=NullRun(), threads: int = 1, progress: bool = True,
                  features=None) -> dict:
@@ -86,12 +142,9 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
 
     from avssl.data.batching import ClipDataset
     from avssl.data.processed import ProcessedDataset
-    from avssl.tasks import make_noise_augment
     from avssl.tasks.checkpoint_average import EpochSnapshots
-    from avssl.tasks.tokenizer import Tokenizer
     from avssl.training import checkpointing, determinism
     from avssl.training.loop import train
-    from avssl.training.plots import plot_training_curves
 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
@@ -103,38 +156,9 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
     job_seed = determinism.derive_seed(params.study.seed, "finetune", task, init, mode, fraction, seed)
 
     ds = ProcessedDataset(processed_dir)
-    all_train = split_rows(ds.index, task, "train")
-    if not all_train:
-        raise ValueError(f"{processed_dir}: no training clips labelled for task {task!r}")
-    train_rows = speaker_balanced_subset(all_train, fraction, seed)
-    val_rows = split_rows(ds.index, task, "val")
-    classes = classes_for(all_train, task)
-    tokenizer = None
-    if spec.kind == "seq2seq":
-        tokenizer = Tokenizer.train([r["text"] for r in all_train], task_params(params, task).vocab_size)
-        tokenizer.save(output_dir / "tokenizer.model")
-    if classes is not None:  # val/test clips of classes unseen in training cannot be scored
-        val_rows = [r for r in val_rows if str(r[spec.label_columns[0]]) in classes]
-
-    determinism.seed_everything(job_seed)  # initial weights of heads and scratch encoders
-    encoder = make_encoder(params, task, init, pretrained)
-    pool = None
-    if params.finetune.noise_augmentation.enabled and spec.modality == "audio":
-        from avssl.tasks.noise import BabblePool
-
-        pool = BabblePool.from_processed(ds, [r["clip_id"] for r in val_rows])
-    objective = build_task_model(params, task, encoder, classes=classes, tokenizer=tokenizer,
-                                 freeze=(mode == "frozen"),
-                                 noise_augment=make_noise_augment(params.finetune, pool, seed=job_seed))  # fmt: skip
-
-    if features is not None:
-        from avssl.tasks.features import FeatureBank
-
-        if mode != "frozen":
-            raise ValueError(f"--features needs --mode frozen (cached features stand for a frozen encoder), got {mode}")
-        bank = FeatureBank(features, checkpoint=pretrained)  # clean features only: the noise settings are evaluate's
-        if bank.has(spec.modality):
-            objective.use_features(bank.table(spec.modality, "clean"))
+    train_rows, val_rows, classes, tokenizer = _rows_and_targets(params, task, fraction, seed, ds, processed_dir,
+                                                                 output_dir)  # fmt: skip
+    objective = _objective(params, task, init, mode, ds, val_rows, classes, tokenizer, job_seed, pretrained, features)
 
     labels = label_fn(task, classes, tokenizer, ds.annotations)
     modalities = (spec.modality,)
@@ -145,7 +169,7 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
                          modalities=modalities, labels=labels) if val_rows else None  # fmt: skip
     cfg = loop_params(params, task, int(statistics.median(train_ds.lengths)), frozen=(mode == "frozen"))
 
-    k = getattr(task_params(params, task), "average_last", 1) if spec.kind == "seq2seq" else 1
+    k = kind_of(task).snapshots(task_params(params, task))
     snapshots = EpochSnapshots(k, output_dir / "checkpoints")  # part of the training state
     result = train(objective, train_ds, cfg, output_dir, run, seed=job_seed, val_dataset=val_ds,
                    progress=progress, on_epoch_end=snapshots.on_epoch_end if k > 1 else None,
@@ -154,10 +178,6 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
     averaged = snapshots.average_into(objective)
     result["averaged_snapshots"] = averaged
 
-    from safetensors.torch import save_file
-
-    state = {n: t.detach().cpu().contiguous() for n, t in objective.state_dict().items()}
-    save_file(state, str(output_dir / "model.safetensors"))
     enc = objective.encoder
     config = {
         "task": task, "init": init, "mode": mode, "fraction": fraction, "seed": seed, "job_seed": job_seed,
@@ -167,13 +187,9 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
         "train_clips": len(train_rows), "val_clips": len(val_rows), "averaged_snapshots": averaged,
         "pretrain_run_id": _pretrain_run_id(pretrained), "mlflow_run_id": run.run_id,
     }  # fmt: skip
-    write_json(output_dir / "config.json", json.loads(json.dumps(config, default=str)))
     metrics = {"task": task, "init": init, "mode": mode, "fraction": fraction, "seed": seed,
                "train_clips": len(train_rows), **result}  # fmt: skip
-    write_json(output_dir / "metrics.json", metrics)
-    curve = plot_training_curves(history, output_dir / "training_curves.png", title=f"{task} / {init}-{mode}")
-    for path in (output_dir / "metrics.json", output_dir / "config.json", curve):
-        run.log_artifact(path)
+    _save(objective, output_dir, config, metrics, history, f"{task} / {init}-{mode}", run)
     if not cfg.keep_checkpoint:
         checkpointing.remove_checkpoints(output_dir / "checkpoints")
     return metrics

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from avssl.stages import PRETRAINED_INITS
-from avssl.stages import RAVEN_ARCH_TASKS as RAVEN_TASKS  # `scratch` uses the RAVEn architecture for these
-from avssl.tasks import TASKS, class_list, task_rows
+from avssl.tasks import TASKS, task_rows
+from avssl.tasks.kinds import kind_of
 
 
 def split_rows(rows: list[dict], task: str, split: str) -> list[dict]:
@@ -45,7 +45,7 @@ def encoder_spec(params: Any, task: str, init: str) -> tuple[str, dict]:
     initialised), `logmel` (no weights; as many bands as the Shukla audio pretext's log-mel target) or `nuisance`
     (no weights; timing and loudness only)."""
     modality = TASKS[task].modality
-    if init == "scratch" and task in RAVEN_TASKS:
+    if init == "scratch" and TASKS[task].scratch_arch == "raven":
         return f"raven_{modality}", params.raven.encoder_config()
     if modality == "video":
         raise ValueError(f"task {task}: init {init!r} has no video encoder (use scratch or raven)")
@@ -81,47 +81,24 @@ def make_encoder(params: Any, task: str, init: str, pretrained: Path | None):
 
 def label_fn(task: str, classes: list[str] | None, tokenizer, annotations):
     """meta (an index row) -> extra batch entries for the task's targets."""
-    import numpy as np
-
-    spec = TASKS[task]
-    if spec.kind == "classification":
-        column = spec.label_columns[0]
-        lookup = {c: i for i, c in enumerate(classes or [])}
-        return lambda meta: {"label": lookup[str(meta[column])]}
-    if spec.kind == "regression":
-        def affect(meta):
-            arrays = annotations(meta["clip_id"])
-            n = int(meta["n_frames"])
-            return {"affect": np.stack([arrays["arousal"][:n], arrays["valence"][:n]], -1).astype("float32")}
-
-        return affect
-    return lambda meta: {"tokens": np.asarray(tokenizer.encode(str(meta["text"])), dtype=np.int64)}
+    return kind_of(task).targets(TASKS[task], classes, tokenizer, annotations)
 
 
 def task_params(params: Any, task: str):
-    from avssl.tasks import PARAMS_FIELD
+    from avssl.tasks import task_params as section
 
-    return getattr(params.finetune, PARAMS_FIELD[task])
+    return section(params.finetune, task)
 
 
 def build_task_model(params: Any, task: str, encoder, *, classes=None, tokenizer=None, freeze: bool,
                      noise_augment=None):
     """The task objective around ``encoder`` (identical in finetune and evaluate)."""
     from avssl.tasks import build_objective
-    from avssl.tasks.beam_search import BeamSearchConfig
 
-    spec = TASKS[task]
-    kwargs: dict[str, Any] = {"freeze_encoder": freeze, "noise_augment": noise_augment}
-    if spec.kind == "classification":
-        kwargs["num_classes"] = len(classes)
-    if spec.kind == "seq2seq":
-        ev = params.evaluate
-        kwargs["tokenizer"] = tokenizer
-        kwargs["decoding"] = BeamSearchConfig(beam_size=ev.beam_size, ctc_weight=ev.ctc_weight,
-                                              length_bonus=ev.length_bonus)  # fmt: skip
-    return build_objective(task, encoder, encoder_dim(encoder), params.finetune, **kwargs)
+    options = kind_of(task).model_options(params, classes, tokenizer)
+    return build_objective(task, encoder, encoder_dim(encoder), params.finetune, freeze_encoder=freeze,
+                           noise_augment=noise_augment, **options)  # fmt: skip
 
 
 def classes_for(rows: list[dict], task: str) -> list[str] | None:
-    spec = TASKS[task]
-    return class_list(rows, spec.label_columns[0]) if spec.kind == "classification" else None
+    return kind_of(task).classes(rows, TASKS[task])

@@ -13,7 +13,8 @@ with -1, or ``batch["text"]`` (list of str) encoded with the objective's tokeniz
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -75,7 +76,44 @@ class TemporalAdapter(nn.Module):
         return x + torch.relu(self.conv(x.transpose(1, 2)).transpose(1, 2))
 
 
+@dataclass(frozen=True)
+class SpeechHeadConfig:
+    """The CTC/attention head and its optimisation, as a `finetune.asr` / `finetune.vsr` section sets them."""
+
+    ddim: int = 512
+    dheads: int = 8
+    dunits: int = 2048
+    dlayers: int = 6
+    dropout: float = 0.1
+    ctc_weight: float = 0.1
+    label_smoothing: float = 0.1
+    lr_encoder: float = 1e-3
+    lr_head: float = 5e-3
+    layer_decay: float = 0.5
+    weight_decay: float = 0.1
+    betas: tuple = (0.9, 0.98)
+    time_masking: bool = True
+    frozen_adapter_kernel: int = 0
+    feature_norm: bool = False
+
+    @classmethod
+    def from_params(cls, p: Any) -> "SpeechHeadConfig":
+        """From a SpeechRecognitionParams section."""
+        return cls(ddim=p.decoder_dim, dheads=p.decoder_heads, dunits=p.decoder_units, dlayers=p.decoder_layers,
+                   dropout=p.dropout, ctc_weight=p.ctc_weight, label_smoothing=p.label_smoothing,
+                   lr_encoder=p.lr_encoder, lr_head=p.lr_head, layer_decay=p.layer_decay,
+                   weight_decay=p.weight_decay, betas=tuple(p.betas), time_masking=p.time_masking,
+                   frozen_adapter_kernel=p.frozen_adapter_kernel, feature_norm=p.frozen_feature_norm)  # fmt: skip
+
+
 class SpeechRecognitionObjective(FinetuneObjective):
+    @classmethod
+    def from_config(cls, encoder: nn.Module, modality: str, adim: int, tokenizer, config: SpeechHeadConfig, *,
+                    freeze_encoder: bool = False, decoding: BeamSearchConfig | None = None, noise_augment=None):
+        """The objective for ``tokenizer``'s vocabulary with the head ``config`` describes."""
+        return cls(encoder, modality, adim, tokenizer.vocab_size, tokenizer=tokenizer, freeze_encoder=freeze_encoder,
+                   decoding=decoding, noise_augment=noise_augment, **vars(config))
+
     def __init__(self, encoder: nn.Module, modality: str, adim: int, vocab_size: int, *, tokenizer=None,
                  ddim: int = 512, dheads: int = 8, dunits: int = 2048, dlayers: int = 6, dropout: float = 0.1,
                  ctc_weight: float = 0.1, label_smoothing: float = 0.1, freeze_encoder: bool = False,

@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from avssl.tasks import TASKS
+from avssl.tasks.kinds import kind_of
 
 N_BOOT = 1000
 LEVEL = 0.95
@@ -40,12 +41,8 @@ def resamples(n: int, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
 
 
 def metrics_of(task: str) -> tuple[str, ...]:
-    kind = TASKS[task].kind
-    if kind == "classification":
-        return CLASSIFICATION if "uar" in TASKS[task].metrics else ("accuracy",)
-    if kind == "regression":
-        return REGRESSION
-    return tuple(RECOGNITION)
+    """The metrics a run's bootstrap intervals are computed for (its kind's, see avssl.tasks.kinds)."""
+    return kind_of(task).interval_metrics(TASKS[task])
 
 
 # ------------------------------------------------------------------------- per-clip sufficient statistics
