@@ -20,6 +20,7 @@ from avssl.tasks import TASKS
 from avssl.tasks.kinds import kind_of
 from avssl.tasks.setup import build_task_model, split_rows
 from avssl.tasks.uncertainty import clip_bootstrap
+from avssl.tracking.metric_keys import ci95_key, metric_key
 from avssl.tracking.run import NullRun, write_json
 
 FIELDS = ["clip_id", "condition", "decoder", "reference", "prediction"]
@@ -175,9 +176,10 @@ def run_evaluate(params: Any, finetuned, processed_dir, output_dir, run=NullRun(
     metrics = {"task": task, "init": config["init"], "mode": config["mode"], "fraction": config["fraction"],
                "seed": config["seed"], "conditions": per_condition, "ci95_over_clips": intervals}  # fmt: skip
     write_json(output_dir / "metrics.json", metrics)
-    run.log_metrics({f"{m}.{cond}": v for cond, vals in per_condition.items() for m, v in vals.items() if m != "n"})
-    run.log_metrics({f"ci95_{end}/{m}.{cond}": bound for cond, vals in intervals.items() for m, ci in vals.items()
-                     for end, bound in zip(("low", "high"), ci)})  # fmt: skip
+    run.log_metrics({metric_key(m, cond): v for cond, vals in per_condition.items() for m, v in vals.items()
+                     if m != "n"})  # fmt: skip
+    run.log_metrics({ci95_key(metric_key(m, cond), end): bound for cond, vals in intervals.items()
+                     for m, ci in vals.items() for end, bound in zip(("low", "high"), ci)})  # fmt: skip
     run.set_tags({"finetune_run_id": config.get("mlflow_run_id"), "pretrain_run_id": config.get("pretrain_run_id")})
 
     from avssl.tasks.plots import plot_snr_curve
