@@ -12,6 +12,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field, model_validator
 
 from avssl.config.base import Section
+from avssl.registry import inits
 
 TaskName = Literal["emotion", "affect", "words_audio", "words_video", "asr", "vsr"]
 
@@ -110,7 +111,7 @@ class NoiseAugmentParams(Section):
     babble_speakers: int = Field(6, ge=1, description="Utterances summed into one babble signal.")
 
 
-Init = Literal["scratch", "random", "logmel", "nuisance", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"]
+Init = Literal[inits.init_names()]
 
 
 class FinetuneJob(Section):
@@ -124,9 +125,7 @@ class FinetuneJob(Section):
 
     @model_validator(mode="after")
     def _weightless_is_frozen(self):
-        from avssl.stages import WEIGHTLESS_INITS
-
-        if self.init in WEIGHTLESS_INITS and self.mode != "frozen":
+        if not inits.get(self.init).has_weights and self.mode != "frozen":
             raise ValueError(f"job {self.task}/{self.init}: this front end has no weights to fine-tune; "
                              "set mode: frozen")
         return self
@@ -134,12 +133,11 @@ class FinetuneJob(Section):
 
 class FinetuneParams(Section):
     inits: list[Init] = Field(
-        ["scratch", "random", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"],
-        description="Encoder initialisations: scratch (task's paper architecture, random init, fine-tuned), random "
-        "(Shukla encoder, random init, frozen), logmel (log-mel filterbank features, no weights, frozen: the "
-        "hand-crafted reference), nuisance (speech onset/offset, clip length and loudness only, no weights, frozen: "
-        "how far cues that need no speech content go; not run on asr/vsr), or a pre-training method (must be in pretrain.methods). Video tasks use scratch "
-        "and raven only.",
+        [i.name for i in inits.INITS if i.in_default_grid],
+        description="Encoder initialisations: " + "; ".join(
+            f"{i.name} ({i.description})" for i in inits.INITS if not i.pretrained) + "; or a pre-training "
+        "method (must be in pretrain.methods). Video tasks use inits with a video encoder only ("
+        + ", ".join(i.name for i in inits.INITS if "video" in i.modalities) + ").",
     )
     jobs: list[FinetuneJob] = Field(
         [], description="Explicit job list; when non-empty it replaces the grid tasks x inits x modes x fractions x seeds "

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import re
 
-INIT_ORDER = ["scratch", "nuisance", "logmel", "random", "shukla_visual", "shukla_audio", "shukla_multitask", "raven"]
-INIT_LABELS = {
-    "scratch": "Supervised (scratch)",
-    "nuisance": "Timing + loudness cues only (no speech content)",
-    "logmel": "Log-mel features (no pre-training)",
-    "random": "Random encoder",
-    "shukla_visual": "Visual SSL (Shukla)",
-    "shukla_audio": "Audio SSL (Shukla)",
-    "shukla_multitask": "Audio-visual multi-task SSL (Shukla)",
-    "raven": "RAVEn",
-}
+from avssl.registry import inits
+
+INIT_ORDER = inits.report_order()  # rows: the registry's report_rank (baselines, Shukla's methods, RAVEn)
+INIT_LABELS = {i.name: i.label for i in inits.INITS}
 MODE_ORDER = ["frozen", "finetuned"]
 TASK_ORDER = ["emotion", "affect", "words_audio", "words_video", "asr", "vsr"]
 VIDEO_TASKS = {"words_video", "vsr"}
@@ -29,9 +22,11 @@ _COND = re.compile(r"^(?P<noise>[A-Za-z]+)_(?P<snr>-?\d+(?:\.\d+)?)$")
 
 
 def init_label(init: str, task: str | None = None) -> str:
-    """RAVEn's row names the encoder the task uses (audio for Shukla's audio tasks, video for VSR)."""
+    """A pre-trained init with several encoders (RAVEn) names the one the task uses (audio for Shukla's audio
+    tasks, video for VSR)."""
     base = INIT_LABELS.get(init, init)
-    if init == "raven" and task is not None:
+    entry = inits.by_name().get(init)
+    if entry is not None and entry.pretrained and len(entry.modalities) > 1 and task is not None:
         base += " (video encoder)" if task in VIDEO_TASKS else " (audio encoder)"
     return base
 
