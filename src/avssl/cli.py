@@ -170,6 +170,25 @@ def _add_pretrain(sub) -> None:
     p.add_argument("--output", required=True, type=Path, help="output folder, e.g. results/pretrain/raven")
 
 
+def _finetune_params_read() -> str:
+    """What a fine-tuning job reads (avssl.stages.finetune_params), the encoder keys from the init registry."""
+    from avssl.stages import DECODING_KEYS, RAVEN_ARCH_TASKS, RAVEN_ENCODER_KEYS, SEQUENCE_TASKS
+
+    def keys(dotted: tuple[str, ...]) -> str:
+        return dotted[0].split(".")[0] + "." + "/".join(k.split(".", 1)[1] for k in dotted)
+
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for i in inits.INITS:
+        if i.encoder_keys:
+            groups.setdefault(i.encoder_keys, []).append(i.name)
+    arch = [i.name for i in inits.INITS if i.task_architecture]
+    built = "; ".join([f"{'/'.join(arch)} on {'/'.join(RAVEN_ARCH_TASKS)}: {keys(RAVEN_ENCODER_KEYS)}"]
+                      + [f"{'/'.join(names)}: {keys(k)}" for k, names in groups.items()])
+    return ("study.seed, finetune.<task>, finetune.noise_augmentation, the loop's train.* keys (device, num_buckets,\n"
+            f"num_workers, ...), the keys of an encoder it builds ({built}),\n"
+            f"{keys(DECODING_KEYS)} ({'/'.join(SEQUENCE_TASKS)}). Exactly these per job: avssl.stages.finetune_params")
+
+
 FT_TASK_HELP = "task: emotion, affect, words_audio, words_video, asr, vsr"
 
 
@@ -187,10 +206,7 @@ def _add_finetune(sub) -> None:
         ft_help + "\n\ninput: processed shards; --pretrained: a pre-training output folder\n"
         "output: DIR/model.safetensors + DIR/config.json (the task model), DIR/metrics.json,\n"
         "DIR/training_curves.png (+ DIR/tokenizer.model for asr/vsr). Killed jobs resume from DIR/checkpoints/.",
-        "study.seed, finetune.<task>, finetune.noise_augmentation, the loop's train.* keys (device, num_buckets,\n"
-        "num_workers, ...), the keys of an encoder it builds (scratch asr/vsr/words_video: raven size and dims;\n"
-        "scratch/random: shukla encoder dims; logmel: shukla.n_mels), evaluate.beam_size/ctc_weight/length_bonus\n"
-        "(asr/vsr). Exactly these per job: avssl.stages.finetune_params",
+        _finetune_params_read(),
     )
     _add_common(p)
     _add_job(p)
