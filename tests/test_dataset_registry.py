@@ -85,6 +85,11 @@ result["counts"] = index_to_files("toy", root, out, params.datasets)
 from avssl.preprocessing.index_input import read_dataset_index
 clips, rejects = read_dataset_index(out, "toy", root)
 result["clips"] = [[c.clip_id, c.meta.get("emotion"), c.meta.get("split")] for c in clips]
+from avssl.data.acquire import AcquireError, run_acquire
+try:
+    run_acquire(params, "toy", root)
+except AcquireError as exc:
+    result["acquire"] = str(exc)
 print(json.dumps(result, default=str))
 '''
 
@@ -131,6 +136,10 @@ def test_the_stage_grid_indexes_it_from_its_root(toy):
     assert toy["index_jobs"] == [{"dataset": "toy"}]
     assert toy["dvc_index"]["do"]["deps"] == ["data/raw/toy"]
     assert list(toy["dvc_index"]["foreach"]) == ["toy"]
+
+
+def test_acquire_says_the_adapter_declares_no_source(toy):
+    assert toy["acquire"].startswith("toy: its adapter (toy_corpus) declares neither SOURCE")
 
 
 def test_its_adapter_index_feeds_preprocessing(toy):

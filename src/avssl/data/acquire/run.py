@@ -80,7 +80,11 @@ def run_acquire(params: Any, dataset: str, root: str | Path, run=NullRun(), prog
     elif dataset in CHECKS:
         result = {f"files_{k}": v for k, v in verify(dataset, root, dp.min_files).items()}
     else:
-        raise KeyError(f"unknown dataset {dataset!r}; public: {', '.join(PUBLIC)}; licensed: {', '.join(CHECKS)}")
+        from avssl.registry import datasets
+
+        spec = datasets.get(dataset)  # KeyError naming the registered datasets when it is not one
+        raise AcquireError(f"{dataset}: its adapter ({spec.adapter}) declares neither SOURCE (a public download) nor "
+                           f"CHECKS (a licensed release to verify); put the corpus under {root} yourself")
     run.log_metrics({k: float(v) for k, v in result.items() if isinstance(v, int)})
     run.set_tags({"dataset": dataset})
     return {"dataset": dataset, "root": str(root), **result}
