@@ -50,8 +50,10 @@ def _objective(method: str):
 
 
 def main() -> None:
+    from avssl.registry.inits import method_names
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--method", default="raven", help="raven | shukla_audio | shukla_visual | shukla_multitask | toy")
+    ap.add_argument("--method", default="raven", choices=[*method_names(), "toy"])
     ap.add_argument("--clips", type=int, default=24)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=None)

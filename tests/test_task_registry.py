@@ -18,14 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from avssl import stages, task_registry
+from avssl import stages
+from avssl.registry import tasks as task_registry
 from avssl.config import ParamsError, params_from_dict
 from avssl.config.load import deep_merge, read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TOY = "emotion_video"
 TOY_MODULE = '''"""A toy task: the emotion label read from the lips (classification kind, video encoder)."""
-from avssl.task_registry import Task, register
+from avssl.registry.tasks import Task, register
 
 register(Task("emotion_video", "classification", "video", "emotion_video", ("emotion",), ("accuracy", "uar"),
               "accuracy", scratch_arch="raven", label="emotion (lips)"))

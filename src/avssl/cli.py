@@ -14,9 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from avssl import task_registry
-
-DATASETS = ["lrs3", "lrw", "voxceleb2", "crema_d", "ravdess", "iemocap", "speech_commands"]
+from avssl.registry import tasks as task_registry
+from avssl.registry import datasets, inits  # import-light: names and help texts, no torch/pydantic
 PARAMS_HELP = (
     "params file (YAML); repeat to overlay files in order (later wins). Default: params.yaml. "
     "Unknown keys, wrong types and out-of-range values stop the stage before any work."
@@ -69,33 +68,20 @@ def _raven_scratch() -> str:
     return "/".join(t.name for t in task_registry.TASKS.values() if t.scratch_arch == "raven")
 
 
+def _init_lines(entries) -> str:
+    """``name (description)`` per registry entry, for the help texts."""
+    return "; ".join(f"{i.name} ({i.description})" for i in entries)
+
+
 def _add_job(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, choices=task_registry.names())
-    p.add_argument("--init", required=True,
-                   choices=["scratch", "random", "logmel", "nuisance", "raven", "shukla_visual", "shukla_audio",
-                            "shukla_multitask"])
+    p.add_argument("--init", required=True, choices=inits.init_names())
     p.add_argument("--mode", default="finetuned", choices=["frozen", "finetuned"])
     p.add_argument("--fraction", type=float, default=1.0, help="labelled fraction of the training clips (0, 1]")
     p.add_argument("--seed", type=int, default=0, help="seed of the label subset and the run")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="avssl",
-        description=(
-            "Audio-visual self-supervised speech representation learning: Shukla et al. (TAC 2021) and "
-            "RAVEn (ICLR 2023) as a reproducible pipeline.\n\n"
-            "Stages (run in this order by `snakemake --cores all` or `dvc repro`):\n"
-            "  synth -> preprocess -> pretrain -> finetune -> evaluate -> report\n"
-            "Every stage reads params.yaml (see --params/--set) and logs one MLflow run."
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="on errors also print the Python traceback (default: one line saying what to do)")
-    sub = parser.add_subparsers(dest="command", metavar="<command>")
-
+def _add_synth(sub) -> None:
     p = _stage_parser(
         sub,
         "synth",
@@ -111,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, type=Path, help="corpus folder to write (e.g. data/synth)")
     p.add_argument("--metrics", type=Path, help="also write the stage metrics to this JSON file")
 
+
+def _add_preprocess(sub) -> None:
+    audio_only = ", ".join(d.name for d in datasets.DATASETS if d.audio_only)
     p = _stage_parser(
         sub,
         "preprocess",
@@ -121,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         "input: any folder of <id>.mp4 + <id>.wav pairs, optional metadata.csv (clip_id + label columns);\n"
         "or, with --dataset NAME, the clip index CSV written by `avssl index --dataset NAME` (media paths\n"
         "relative to --root, default datasets.<NAME>_root; audio inside .mp4/.flv/.avi is decoded with PyAV).\n"
-        "Audio-only corpora (speech_commands) cannot be preprocessed audio-visually.\n"
-        "output: DIR/index.csv (one row per clip), DIR/shards/* (a few large files), DIR/rejects.csv\n"
+        + (f"Audio-only corpora ({audio_only}) cannot be preprocessed audio-visually.\n" if audio_only else "")
+        + "output: DIR/index.csv (one row per clip), DIR/shards/* (a few large files), DIR/rejects.csv\n"
         "(clip_id, reason, detail), DIR/unused_files.csv (other input files not taken: file, reason, detail).\n"
         "Bad clips are listed, never silently dropped; the stage fails only when\n"
         "the reject rate exceeds preprocess.max_reject_rate. Resumable per shard.",
@@ -131,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--input", type=Path,
                    help="folder of <id>.mp4 + <id>.wav (+ metadata.csv); with --dataset: its clip index CSV")
-    p.add_argument("--dataset", choices=DATASETS,
+    p.add_argument("--dataset", choices=datasets.dataset_names(),
                    help="read --input as this dataset's clip index (`avssl index`) instead of a folder")
     p.add_argument("--root", type=Path,
                    help="with --dataset: the dataset root the index paths are relative to (default: "
@@ -157,28 +146,62 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--merge-only", action="store_true",
                    help="only merge per-shard index/rejects files (all groups wrote into --output)")
 
+
+def _pretrain_params_read() -> str:
+    """What each method's job reads (avssl.stages.pretrain_params): the loop plus its own sections."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for i in inits.INITS:
+        if i.pretrained:
+            groups.setdefault(i.pretrain_keys, []).append(i.name)
+    own = "; ".join(f"{', '.join(k if '.' in k else k + '.*' for k in keys)} ({', '.join(names)})"
+                    for keys, names in groups.items())
+    return f"study.seed, train.*, and per method: {own}"
+
+
+def _add_pretrain(sub) -> None:
+    methods = [i for i in inits.INITS if i.pretrained]
     p = _stage_parser(
         sub,
         "pretrain",
         "Self-supervised pre-training of the encoders, one method per job (stage `pretrain`).",
-        "Methods: raven (audio+video students, EMA teachers, masked prediction), shukla_visual (talking-face\n"
-        "generation, L1 on the mouth region), shukla_audio (audio-attribute regression), shukla_multitask.\n\n"
+        f"Methods: {_init_lines(methods)}.\n\n"
         "input: processed shards (avssl preprocess)\n"
         "output: DIR/model.safetensors + DIR/config.json (load with avssl.load_encoder), DIR/metrics.json,\n"
         "DIR/training_curves.png; DIR/checkpoints/ holds resumable training state (killed jobs resume).",
-        "study.seed, train.*, raven.* (raven); shukla.*, preprocess.face_size/face_color (shukla_*)",
+        _pretrain_params_read(),
     )
     _add_common(p)
-    p.add_argument(
-        "--method", required=True, choices=["raven", "shukla_visual", "shukla_audio", "shukla_multitask"]
-    )
+    p.add_argument("--method", required=True, choices=inits.method_names())
     p.add_argument("--input", required=True, type=Path, help="processed shard folder")
     p.add_argument("--output", required=True, type=Path, help="output folder, e.g. results/pretrain/raven")
 
+
+def _finetune_params_read() -> str:
+    """What a fine-tuning job reads (avssl.stages.finetune_params), the encoder keys from the init registry."""
+    from avssl.stages import DECODING_KEYS, RAVEN_ENCODER_KEYS
+
+    sequence = "/".join(t.name for t in task_registry.TASKS.values() if t.sequence)
+
+    def keys(dotted: tuple[str, ...]) -> str:
+        return dotted[0].split(".")[0] + "." + "/".join(k.split(".", 1)[1] for k in dotted)
+
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for i in inits.INITS:
+        if i.encoder_keys:
+            groups.setdefault(i.encoder_keys, []).append(i.name)
+    arch = [i.name for i in inits.INITS if i.task_architecture]
+    built = "; ".join([f"{'/'.join(arch)} on {_raven_scratch()}: {keys(RAVEN_ENCODER_KEYS)}"]
+                      + [f"{'/'.join(names)}: {keys(k)}" for k, names in groups.items()])
+    return ("study.seed, finetune.<task>, finetune.noise_augmentation, the loop's train.* keys (device, num_buckets,\n"
+            f"num_workers, ...), the keys of an encoder it builds ({built}),\n"
+            f"{keys(DECODING_KEYS)} ({sequence}). Exactly these per job: avssl.stages.finetune_params")
+
+
+
+
+def _add_finetune(sub) -> None:
     ft_help = (
-        f"task: {', '.join(task_registry.names())}; init: scratch (the task's paper architecture,\n"
-        "random init), random (Shukla encoder, random, frozen), logmel (log-mel filterbank features, no weights,\n"
-        "frozen), nuisance (speech timing + loudness only, no weights, frozen: cues that need no speech content)\n"
+        f"task: {', '.join(task_registry.names())}; init: {_init_lines(i for i in inits.INITS if not i.pretrained)}\n"
         "or a pre-training method (needs --pretrained);\n"
         "mode: frozen (train the head only) or finetuned; fraction: labelled fraction of the training clips\n"
         "(speaker-balanced); seed: the label subset and the run."
@@ -190,10 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         ft_help + "\n\ninput: processed shards; --pretrained: a pre-training output folder\n"
         "output: DIR/model.safetensors + DIR/config.json (the task model), DIR/metrics.json,\n"
         "DIR/training_curves.png (+ DIR/tokenizer.model for asr/vsr). Killed jobs resume from DIR/checkpoints/.",
-        "study.seed, finetune.<task>, finetune.noise_augmentation, the loop's train.* keys (device, num_buckets,\n"
-        f"num_workers, ...), the keys of an encoder it builds (scratch {_raven_scratch()}: raven size and dims;\n"
-        "scratch/random: shukla encoder dims; logmel: shukla.n_mels), evaluate.beam_size/ctc_weight/length_bonus\n"
-        "(asr/vsr). Exactly these per job: avssl.stages.finetune_params",
+        _finetune_params_read(),
     )
     _add_common(p)
     _add_job(p)
@@ -203,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "training (unless its input is augmented) and validation read them instead of encoding")
     p.add_argument("--output", required=True, type=Path, help="output folder")
 
+
+def _add_evaluate(sub) -> None:
     p = _stage_parser(
         sub,
         "evaluate",
@@ -222,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "read instead of encoding every condition")
     p.add_argument("--output", required=True, type=Path, help="output folder")
 
+
+def _add_features(sub) -> None:
     p = _stage_parser(
         sub,
         "features",
@@ -234,11 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
         "study.seed, evaluate.snrs, evaluate.noise_types, evaluate.noise_seed, evaluate.babble_speakers",
     )
     _add_common(p)
-    p.add_argument("--init", required=True, choices=["raven", "shukla_visual", "shukla_audio", "shukla_multitask"])
+    p.add_argument("--init", required=True, choices=inits.method_names())
     p.add_argument("--input", required=True, type=Path, help="processed shard folder")
     p.add_argument("--pretrained", required=True, type=Path, help="pre-training output folder of --init")
     p.add_argument("--output", required=True, type=Path, help="output folder, e.g. results/features/raven")
 
+
+def _add_report(sub) -> None:
     p = _stage_parser(
         sub,
         "report",
@@ -253,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--output", required=True, type=Path, help="results folder (tables/ and figures/ go inside)")
 
+
+def _add_reproduce(sub) -> None:
     p = sub.add_parser(
         "reproduce",
         help="Re-run the stage of an MLflow run exactly and compare its metrics with the recorded ones.",
@@ -272,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, help="where the re-run writes (default: results/reproduce/<RUN_ID>)")
     p.add_argument("--allow-dirty", action="store_true", help="run even if the code differs from the recorded commit")
 
+
+def _add_encode(sub) -> None:
     p = sub.add_parser(
         "encode",
         help="Write encoder features of a processed dataset to disk.",
@@ -287,10 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cpu")
 
+
+def _add_index(sub) -> None:
     p = _stage_parser(
         sub,
         "index",
-        "Write the clip index of a real dataset (LRS3, LRW, VoxCeleb2, CREMA-D, RAVDESS, IEMOCAP, ...) (stage `index`).",
+        f"Write the clip index of a real dataset ({', '.join(datasets.dataset_names())}) (stage `index`).",
         "Scan a dataset folder in its official layout and write one CSV row per clip (ids, split, speaker,\n"
         "labels as names, media paths relative to the root). Files that cannot be indexed are listed with\n"
         "reasons in <output stem>.problems.csv next to it. The workflow runs it when study.dataset is a real\n"
@@ -301,24 +333,31 @@ def build_parser() -> argparse.ArgumentParser:
         "datasets.* (the root, folds, LRS3 setting, segment length)",
     )
     _add_common(p)
-    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--dataset", required=True, choices=datasets.dataset_names())
     p.add_argument("--root", type=Path, help="dataset root folder (default: datasets.<name>_root from params)")
     p.add_argument("--output", required=True, type=Path, help="index CSV to write (problems.csv goes next to it)")
+
+
+def _add_acquire(sub) -> None:
+    def names(access: str) -> str:
+        return ", ".join(d.name for d in datasets.DATASETS if d.access == access)
 
     p = _stage_parser(
         sub,
         "acquire",
         "Download a public dataset or verify a licensed one (stage `acquire`).",
-        "Public (crema_d, ravdess, speech_commands): resumable HTTP downloads with a progress bar, checksums\n"
+        f"Public ({names('public')}): resumable HTTP downloads with a progress bar, checksums\n"
         "recorded and verified, atomic placement, extraction with path-traversal protection.\n"
-        "Licensed (lrs3, lrw, voxceleb2, iemocap): checks the folders and file counts under the root and, if\n"
+        f"Licensed ({names('licensed')}): checks the folders and file counts under the root and, if\n"
         "anything is missing, explains how to obtain the data and where to put it.",
         "datasets.*",
     )
     _add_common(p, threads=False)
-    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--dataset", required=True, choices=datasets.dataset_names())
     p.add_argument("--root", type=Path, help="dataset root folder (default: datasets.<name>_root from params)")
 
+
+def _add_params(sub) -> None:
     p = _tool_parser(
         sub,
         "params",
@@ -331,7 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p, threads=False, track=False)
     p.add_argument("--defaults", action="store_true", help="render the default preset, commented (= params.yaml)")
     p.add_argument("--output", type=Path, help="write here instead of stdout")
-    p = _tool_parser(
+
+
+def _add_generators(sub) -> None:
+    """The commands that render a generated file from the code: the params schema and dvc.yaml."""
+    _tool_parser(
         sub,
         "schema",
         "Print (or write) the JSON schema of params.yaml used by Snakemake.",
@@ -339,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
         "params.yaml against the committed copy in workflow/schemas/params.schema.json; a test fails when that\n"
         "copy is stale (regenerate with `make schema`).",
     )
-    p = _tool_parser(
+    _tool_parser(
         sub,
         "dvc-yaml",
         "Print (or write) dvc.yaml rendered from the stage table.",
@@ -347,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
         "use), so `dvc repro` and `snakemake` run the same commands. Fan-out stages become DVC `foreach:` stages\n"
         "over the jobs of params.yaml. Regenerate with `make dvc-yaml`.",
     )
+
+
+def _add_metrics(sub) -> None:
     p = _tool_parser(
         sub,
         "metrics",
@@ -360,13 +406,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     p.add_argument("--stage", help="only this stage (e.g. evaluate)")
     p.add_argument("--width", type=int, help="line width (default: the terminal's)")
-    p = _tool_parser(
+
+
+def _add_plots_page(sub) -> None:
+    _tool_parser(
         sub,
         "plots-page",
         "Print (or write) the offline HTML page for `dvc plots show` (.dvc/plots/page.html).",
         "The page `dvc plots show` fills (.dvc/config: plots.html_template) with Vega, Vega-Lite and\n"
         "Vega-Embed inlined from the installed snakemake package, so the plots render without network.",
     )
+
+
+# One function per sub-command, in the order `avssl --help` lists them.
+SUBCOMMANDS = (_add_synth, _add_preprocess, _add_pretrain, _add_finetune, _add_evaluate, _add_features, _add_report,
+               _add_reproduce, _add_encode, _add_index, _add_acquire, _add_params, _add_generators, _add_metrics,
+               _add_plots_page)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="avssl",
+        description=(
+            "Audio-visual self-supervised speech representation learning: Shukla et al. (TAC 2021) and "
+            "RAVEn (ICLR 2023) as a reproducible pipeline.\n\n"
+            "Stages (run in this order by `snakemake --cores all` or `dvc repro`):\n"
+            "  synth -> preprocess -> pretrain -> finetune -> evaluate -> report\n"
+            "Every stage reads params.yaml (see --params/--set) and logs one MLflow run."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="on errors also print the Python traceback (default: one line saying what to do)")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for add in SUBCOMMANDS:
+        add(sub)
     for command in sub.choices.values():  # `avssl CMD ... --verbose` works too (SUPPRESS keeps the global value)
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help="on errors also print the Python traceback")
@@ -580,7 +655,7 @@ def cmd_pretrain(args) -> None:
     from avssl.training.loop import Preempted
     from avssl.training.pretrain import run_pretrain
 
-    tags = {"method": args.method, "paper": "raven" if args.method == "raven" else "shukla"}
+    tags = {"method": args.method, "paper": inits.get(args.method).paper}
     try:
         with _tracking(args, params, "pretrain", input_hash=fingerprint_dir(args.input), tags=tags) as run:
             view = _job_view(params, "pretrain", method=args.method)
@@ -613,13 +688,12 @@ def _check_fraction(args) -> None:
 def cmd_finetune(args) -> None:
     params = _load(args)
     _check_fraction(args)
-    from avssl.stages import PRETRAINED_INITS, WEIGHTLESS_INITS
-
-    if args.init in WEIGHTLESS_INITS and args.mode != "frozen":
+    init = inits.get(args.init)
+    if not init.has_weights and args.mode != "frozen":
         raise CliError(f"--init {args.init} has no weights to fine-tune: use --mode frozen")
-    if args.init in PRETRAINED_INITS and args.pretrained is None:
+    if init.pretrained and args.pretrained is None:
         raise CliError(f"--init {args.init} needs --pretrained (e.g. results/pretrain/{args.init})")
-    if args.features is not None and (args.mode != "frozen" or args.init not in PRETRAINED_INITS):
+    if args.features is not None and (args.mode != "frozen" or not init.pretrained):
         raise CliError(f"--features: cached features stand for a frozen pre-trained encoder, not --init {args.init} "
                        f"--mode {args.mode}")
     if args.features is not None and not (args.features / "manifest.json").is_file():
@@ -633,7 +707,7 @@ def cmd_finetune(args) -> None:
 
     try:
         with _tracking(args, params, "finetune", input_hash=fingerprint_dir(args.input), tags=_job_tags(args)) as run:
-            stage = ("finetune_frozen" if args.features else "finetune" if args.init in PRETRAINED_INITS
+            stage = ("finetune_frozen" if args.features else "finetune" if init.pretrained
                      else "finetune_scratch")
             view = _job_view(params, stage, **_job(args))
             metrics = run_finetune(view, args.task, args.init, args.mode, args.fraction, args.seed, args.input,

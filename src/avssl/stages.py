@@ -18,44 +18,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from avssl import task_registry
+from avssl.registry import tasks as task_registry
+from avssl.registry import inits
+from avssl.registry.inits import RAVEN_ENCODER_KEYS, SHUKLA_ENCODER_KEYS  # noqa: F401 (re-exported)
 
 PYTHON = "python -m avssl"
 
 
-PRETRAINED_INITS = ("raven", "shukla_visual", "shukla_audio", "shukla_multitask")
-WEIGHTLESS_INITS = ("logmel", "nuisance")  # front ends with no weights: there is nothing to fine-tune
-FROZEN_ONLY = ("random", *WEIGHTLESS_INITS)  # nothing worth fine-tuning: random or weightless encoders
+PRETRAINED_INITS = inits.method_names()  # loaded from a `pretrain` job's output
+WEIGHTLESS_INITS = inits.weightless_names()  # front ends with no weights: there is nothing to fine-tune
+FROZEN_ONLY = inits.frozen_only_names()  # nothing worth fine-tuning: random or weightless encoders
 
 
 # What the training loop reads of `train` when a downstream task drives it (its schedule is finetune.<task>'s).
 FINETUNE_TRAIN_KEYS = tuple(f"train.{k}" for k in (
     "bf16", "checkpoint_every", "compile", "deterministic", "device", "keep_checkpoint", "log_every", "num_buckets",
     "num_workers", "val_batches"))  # fmt: skip
-# The encoder a job builds itself (not loaded from pre-training) is configured by these keys (tasks.setup).
-RAVEN_ENCODER_KEYS = tuple(f"raven.{k}" for k in (
-    "size", "layers", "adim", "heads", "ffn", "drop_path", "frontend_width", "dropout", "attn_dropout"))  # fmt: skip
-SHUKLA_ENCODER_KEYS = tuple(f"shukla.{k}" for k in ("window_s", "cnn_channels", "code_dim", "gru_hidden", "gru_layers"))
 DECODING_KEYS = ("evaluate.beam_size", "evaluate.ctc_weight", "evaluate.length_bonus")  # asr/vsr: built into the model
 
 
 def pretrain_params(job: dict) -> tuple[str, ...]:
-    """RAVEn reads raven.*, the Shukla pretexts shukla.* (and the face crop they reconstruct); both the loop."""
-    if job["method"] == "raven":
-        return ("study.seed", "train", "raven")
-    return ("study.seed", "train", "shukla", "preprocess.face_size", "preprocess.face_color")
+    """Every method reads the loop (train) and its own sections (RAVEn raven.*, the Shukla pretexts shukla.* and
+    the face crop they reconstruct: `Init.pretrain_keys`)."""
+    return ("study.seed", "train", *inits.get(job["method"]).pretrain_keys)
 
 
 def encoder_params(job: dict) -> tuple[str, ...]:
     """The params of the encoder a fine-tuning job builds: none when it loads a pre-trained one."""
-    init = job["init"]
-    if init == "scratch" and task_registry.get(job["task"]).scratch_arch == "raven":
+    init = inits.get(job["init"])
+    if init.task_architecture and task_registry.get(job["task"]).scratch_arch == "raven":
         return RAVEN_ENCODER_KEYS
-    if init in ("scratch", "random"):
-        return SHUKLA_ENCODER_KEYS
-    if init == "logmel":
-        return ("shukla.n_mels",)
-    return ()  # pre-trained (from its model file) or nuisance (no parameters)
+    return init.encoder_keys  # () when pre-trained (from its model file) or nuisance (no parameters)
 
 
 def finetune_params(job: dict) -> tuple[str, ...]:
@@ -101,9 +94,9 @@ def finetune_jobs(params: dict) -> list[dict]:
     """Every fine-tuning job: the explicit `finetune.jobs` list, or the grid tasks x inits x modes x fractions x seeds
     plus `finetune.extra_jobs`.
 
-    Video tasks only use `scratch` and `raven`; `scratch` is always fine-tuned, `random`, `logmel` and `nuisance`
-    always frozen; `nuisance` is not run on sentence transcription; pre-trained inits must be pre-trained (in
-    pretrain.methods).
+    Video tasks only use inits with a video encoder (`scratch`, `raven`); an init with a fixed mode runs only in
+    it (`scratch` fine-tuned, `random`, `logmel` and `nuisance` frozen); `nuisance` is not run on sentence
+    transcription; pre-trained inits must be pre-trained (in pretrain.methods). All from avssl.registry.inits.
     """
     ft = params["finetune"]
     if ft["jobs"]:
@@ -112,16 +105,15 @@ def finetune_jobs(params: dict) -> list[dict]:
         jobs = []
         for task in ft["tasks"]:
             spec = task_registry.get(task)
-            for init in ft["inits"]:
-                if spec.modality == "video" and init not in ("scratch", "raven"):
+            for init in map(inits.get, ft["inits"]):
+                if spec.modality == "video" and "video" not in init.modalities:
                     continue
-                if init == "nuisance" and spec.sequence:  # transcription: timing + loudness have nothing to say
+                if not init.sequence_tasks and spec.sequence:
                     continue
-                modes = ["finetuned"] if init == "scratch" else ["frozen"] if init in FROZEN_ONLY else ft["encoder_modes"]
-                for mode in modes:
+                for mode in [init.mode] if init.mode else ft["encoder_modes"]:
                     for fraction in ft["label_fractions"]:
                         for seed in ft["seeds"]:
-                            jobs.append({"task": task, "init": init, "mode": mode, "fraction": fraction, "seed": seed})
+                            jobs.append({"task": task, "init": init.name, "mode": mode, "fraction": fraction, "seed": seed})
     jobs += [dict(j) for j in ft.get("extra_jobs", [])]
     methods = set(params["pretrain"]["methods"])
     orphans = [j for j in jobs if j["init"] in PRETRAINED_INITS and j["init"] not in methods]

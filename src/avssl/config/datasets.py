@@ -8,25 +8,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, create_model, model_validator
 
 from avssl.config.base import Section
+from avssl.registry import datasets
 
-DATASET_NAMES = ("lrs3", "lrw", "voxceleb2", "crema_d", "ravdess", "iemocap", "speech_commands")
+DATASET_NAMES = datasets.dataset_names()
+
+# datasets.<name>_root for every registered corpus, in registry order (avssl.registry.datasets).
+_Roots = create_model(
+    "_DatasetRoots", __base__=Section,
+    **{d.root_key: (str, Field(d.default_root, description=d.root_help)) for d in datasets.DATASETS},
+)  # fmt: skip
 
 
-class DatasetsParams(Section):
+class DatasetsParams(_Roots):
     """Roots of the real corpora and the splitting protocol applied when indexing them."""
 
-    lrs3_root: str = Field("data/raw/lrs3", description="LRS3 root holding pretrain/, trainval/, test/ (licensed).")
-    lrw_root: str = Field("data/raw/lrw", description="LRW root: lipread_mp4/ or the 500 word folders (licensed).")
-    voxceleb2_root: str = Field("data/raw/voxceleb2", description="VoxCeleb2 root holding dev/ and test/ mp4 trees (licensed).")
-    crema_d_root: str = Field("data/raw/crema_d", description="CREMA-D root holding AudioWAV/ and VideoFlash/ (public).")
-    ravdess_root: str = Field("data/raw/ravdess", description="RAVDESS root holding Actor_01..Actor_24/ (public, Zenodo).")
-    iemocap_root: str = Field("data/raw/iemocap", description="IEMOCAP root holding Session1..Session5/ (licensed).")
-    speech_commands_root: str = Field(
-        "data/raw/speech_commands", description="Speech Commands v0.02 root: word folders + validation/testing lists (public)."
-    )
     lrs3_setting: Literal["low", "high"] = Field(
         "high",
         description="LRS3 labelled set: 'low' = trainval (30 h); 'high' = pretrain + trainval (433 h). Test is always test (1,321 utt.).",
@@ -52,6 +50,4 @@ class DatasetsParams(Section):
 
     def root(self, name: str) -> str:
         """The configured root of dataset ``name``."""
-        if name not in DATASET_NAMES:
-            raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASET_NAMES)}")
-        return getattr(self, f"{name}_root")
+        return getattr(self, datasets.get(name).root_key)

@@ -12,12 +12,13 @@ from typing import Any, Literal, Optional, Union
 from pydantic import ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
-from avssl import task_registry
+from avssl.registry import tasks as task_registry
 from avssl.config.base import Section
+from avssl.registry import inits
 
 
 class _TaskName(str):
-    """A task name of the registry (avssl.task_registry), checked when params are validated, so a task registered
+    """A task name of the registry (avssl.registry.tasks), checked when params are validated, so a task registered
     after import is accepted too; the JSON schema lists the names registered when it is generated."""
 
     @classmethod
@@ -133,7 +134,7 @@ class NoiseAugmentParams(Section):
     babble_speakers: int = Field(6, ge=1, description="Utterances summed into one babble signal.")
 
 
-Init = Literal["scratch", "random", "logmel", "nuisance", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"]
+Init = Literal[inits.init_names()]
 
 
 class FinetuneJob(Section):
@@ -147,9 +148,7 @@ class FinetuneJob(Section):
 
     @model_validator(mode="after")
     def _weightless_is_frozen(self):
-        from avssl.stages import WEIGHTLESS_INITS
-
-        if self.init in WEIGHTLESS_INITS and self.mode != "frozen":
+        if not inits.get(self.init).has_weights and self.mode != "frozen":
             raise ValueError(f"job {self.task}/{self.init}: this front end has no weights to fine-tune; "
                              "set mode: frozen")
         return self
@@ -171,17 +170,16 @@ def _task_section_schema(schema: dict) -> None:
 
 class FinetuneParams(Section):
     # Which fine-tuning jobs run, and each task's section. A registered task whose section is not declared below is
-    # validated with its registry entry's `section_model` (avssl.task_registry) and kept as an extra; any other
+    # validated with its registry entry's `section_model` (avssl.registry.tasks) and kept as an extra; any other
     # unknown key is refused.
     model_config = ConfigDict(extra="allow", json_schema_extra=lambda schema, cls: _task_section_schema(schema))
 
     inits: list[Init] = Field(
-        ["scratch", "random", "raven", "shukla_visual", "shukla_audio", "shukla_multitask"],
-        description="Encoder initialisations: scratch (task's paper architecture, random init, fine-tuned), random "
-        "(Shukla encoder, random init, frozen), logmel (log-mel filterbank features, no weights, frozen: the "
-        "hand-crafted reference), nuisance (speech onset/offset, clip length and loudness only, no weights, frozen: "
-        "how far cues that need no speech content go; not run on asr/vsr), or a pre-training method (must be in pretrain.methods). Video tasks use scratch "
-        "and raven only.",
+        [i.name for i in inits.INITS if i.in_default_grid],
+        description="Encoder initialisations: " + "; ".join(
+            f"{i.name} ({i.description})" for i in inits.INITS if not i.pretrained) + "; or a pre-training "
+        "method (must be in pretrain.methods). Video tasks use inits with a video encoder only ("
+        + ", ".join(i.name for i in inits.INITS if "video" in i.modalities) + ").",
     )
     jobs: list[FinetuneJob] = Field(
         [], description="Explicit job list; when non-empty it replaces the grid tasks x inits x modes x fractions x seeds "

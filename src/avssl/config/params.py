@@ -57,8 +57,9 @@ class Params(Section):
     @model_validator(mode="after")
     def _pretrained_inits_are_pretrained(self):
         """A fine-tuning job from a method that is not pre-trained cannot run: refuse it instead of dropping it."""
-        from avssl.stages import PRETRAINED_INITS
+        from avssl.registry.inits import method_names
 
+        PRETRAINED_INITS = method_names()
         methods = set(self.pretrain.methods)
         ft = self.finetune
         problems = []

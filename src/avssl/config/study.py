@@ -5,13 +5,14 @@ from typing import Literal
 from pydantic import Field
 
 from avssl.config.base import Section
+from avssl.registry import datasets
 
 
 class StudyParams(Section):
     name: str = Field("synthetic-default", description="Study name; the MLflow experiment is 'avssl/<name>'.")
     seed: int = Field(0, ge=0, description="Master seed: every stage derives its random streams from it.")
-    dataset: Literal["synthetic", "lrs3", "lrw", "voxceleb2", "crema_d", "ravdess", "iemocap", "speech_commands"] = Field(
-        "synthetic", description="Which corpus the DAG runs on (synthetic = the embedded eSpeak NG corpus)."
+    dataset: Literal[(datasets.SYNTHETIC, *datasets.dataset_names())] = Field(
+        datasets.SYNTHETIC, description="Which corpus the DAG runs on (synthetic = the embedded eSpeak NG corpus)."
     )
 
 

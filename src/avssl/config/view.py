@@ -33,7 +33,7 @@ class UndeclaredParam(Exception):
 
 
 def _keys(model: BaseModel) -> list[str]:
-    """The model's keys: its fields, then its validated extras (sections of registered tasks, avssl.task_registry)."""
+    """The model's keys: its fields, then its validated extras (sections of registered tasks, avssl.registry.tasks)."""
     return [*type(model).model_fields, *(model.__pydantic_extra__ or {})]
 
 

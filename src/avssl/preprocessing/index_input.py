@@ -62,31 +62,22 @@ from pathlib import Path
 
 from avssl.preprocessing.discover import ClipSource
 from avssl.preprocessing.errors import PreprocessError
+from avssl.registry import datasets
 
 REQUIRED_COLUMNS = ("clip_id", "split", "video", "audio")
 PASS_THROUGH = ("dataset", "kind", "subset", "fold", "text", "word", "emotion", "intensity", "valence", "arousal",
                 "dominance")  # fmt: skip
 SOURCE_COLUMNS = {"video": "source_video", "audio": "source_audio", "start": "source_start", "end": "source_end"}
 # corpora whose clip-level arousal/valence become per-frame affect targets: (scale min, scale max)
-AFFECT_SCALES = {"iemocap": (1.0, 5.0)}
-AUDIO_ONLY = {
-    "speech_commands": (
-        "speech_commands is an audio-only corpus (one-second .wav files, no video), but `avssl preprocess` "
-        "makes audio-visual shards (mouth ROIs, face crops and audio of the same clip) and needs a video "
-        "per clip. Its clips are for the audio-only words_audio task and as noise; they cannot go through "
-        "this stage. Pre-train and fine-tune the audio-visual tasks on an audio-visual corpus (lrw, lrs3, "
-        "voxceleb2, crema_d, ravdess, iemocap)."
-    ),
-}
+AFFECT_SCALES = {d.name: d.affect_scale for d in datasets.DATASETS if d.affect_scale}
+AUDIO_ONLY = {d.name: datasets.audio_only_message(d.name) for d in datasets.DATASETS if d.audio_only}
 
 
 def read_dataset_index(index_path: Path, dataset: str, root: Path,
                        landmarks_dir: Path | None = None) -> tuple[list[ClipSource], list[dict]]:
     """(clips sorted by id, reject rows) from the index CSV of ``dataset`` whose media lie under ``root``."""
-    from avssl.config.datasets import DATASET_NAMES
-
-    if dataset not in DATASET_NAMES:
-        raise PreprocessError(f"unknown dataset {dataset!r}; known: {', '.join(DATASET_NAMES)}")
+    if dataset not in datasets.dataset_names():
+        raise PreprocessError(f"unknown dataset {dataset!r}; known: {', '.join(datasets.dataset_names())}")
     if dataset in AUDIO_ONLY:
         raise PreprocessError(AUDIO_ONLY[dataset])
     index_path, root = Path(index_path), Path(root)

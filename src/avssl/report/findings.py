@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from avssl.report.cells import t975
-from avssl.report.labels import LOWER_IS_BETTER, METRIC_LABELS, PERCENT_METRICS, main_metric, row_label, task_order
+from avssl.registry.inits import get as get_init
+from avssl.report.labels import (
+    INIT_ORDER, LOWER_IS_BETTER, METRIC_LABELS, PERCENT_METRICS, main_metric, row_label, task_order,
+)
 from avssl.report.runs import RunRecord
 from avssl.report.values import metric_value
 
-PRETRAINED = ("shukla_visual", "shukla_audio", "shukla_multitask", "raven")
+PRETRAINED = tuple(i for i in INIT_ORDER if get_init(i).pretrained)  # in report order
 REFERENCES = (("scratch", "finetuned"), ("nuisance", "frozen"), ("random", "frozen"), ("logmel", "frozen"))
 TRIVIAL = ("nuisance", "random")  # rows a table note also compares against (the full list is in findings.md)
 # the paper tables' own tasks (their layout); cross_paper's findings cover every registered task

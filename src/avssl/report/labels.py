@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import re
 
-from avssl import task_registry
+from avssl.registry import tasks as task_registry
+from avssl.registry import inits
 
-INIT_ORDER = ["scratch", "nuisance", "logmel", "random", "shukla_visual", "shukla_audio", "shukla_multitask", "raven"]
-INIT_LABELS = {
-    "scratch": "Supervised (scratch)",
-    "nuisance": "Timing + loudness cues only (no speech content)",
-    "logmel": "Log-mel features (no pre-training)",
-    "random": "Random encoder",
-    "shukla_visual": "Visual SSL (Shukla)",
-    "shukla_audio": "Audio SSL (Shukla)",
-    "shukla_multitask": "Audio-visual multi-task SSL (Shukla)",
-    "raven": "RAVEn",
-}
+INIT_ORDER = inits.report_order()  # rows: the registry's report_rank (baselines, Shukla's methods, RAVEn)
+INIT_LABELS = {i.name: i.label for i in inits.INITS}
 MODE_ORDER = ["frozen", "finetuned"]
 METRIC_LABELS = {"accuracy": "Acc", "uar": "UAR", "ccc_arousal": "CCC aro", "ccc_valence": "CCC val",
                  "ccc_mean": "CCC", "wer": "WER", "cer": "CER", "wer_greedy_ctc": "WER (greedy CTC)"}
@@ -26,7 +18,7 @@ LOWER_IS_BETTER = {"wer", "cer", "wer_greedy_ctc"}
 
 
 def task_order() -> list[str]:
-    """Tasks in the registry's order (avssl.task_registry): the report's column and row order."""
+    """Tasks in the registry's order (avssl.registry.tasks): the report's column and row order."""
     return list(task_registry.names())
 
 
@@ -54,9 +46,11 @@ _COND = re.compile(r"^(?P<noise>[A-Za-z]+)_(?P<snr>-?\d+(?:\.\d+)?)$")
 
 
 def init_label(init: str, task: str | None = None) -> str:
-    """RAVEn's row names the encoder the task uses (audio for Shukla's audio tasks, video for VSR)."""
+    """A pre-trained init with several encoders (RAVEn) names the one the task uses (audio for Shukla's audio
+    tasks, video for VSR)."""
     base = INIT_LABELS.get(init, init)
-    if init == "raven" and task is not None:
+    entry = inits.by_name().get(init)
+    if entry is not None and entry.pretrained and len(entry.modalities) > 1 and task is not None:
         base += " (video encoder)" if _is_video(task) else " (audio encoder)"
     return base
 

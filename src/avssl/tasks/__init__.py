@@ -1,6 +1,6 @@
 """Downstream tasks: which encoder, which labels, which head/objective, which metrics.
 
-What a task IS (name, modality, section, labels, metrics) is its entry in :mod:`avssl.task_registry`; what it
+What a task IS (name, modality, section, labels, metrics) is its entry in :mod:`avssl.registry.tasks`; what it
 DOES (targets, head, loss, decoding, scoring) is its kind's class in :mod:`avssl.tasks.kinds`.
 
 How a processed-dataset row becomes a training target (``ds = ProcessedDataset(...)``, rows of ``ds.index``):
@@ -20,7 +20,7 @@ Importing this package is cheap (no torch); the kinds import their objectives on
 
 from __future__ import annotations
 
-from avssl.task_registry import TASKS, Task  # noqa: F401  (the registry: avssl.task_registry)
+from avssl.registry.tasks import TASKS, Task  # noqa: F401  (the registry: avssl.registry.tasks)
 from avssl.tasks.kinds import kind_of
 from avssl.tasks.kinds.classification import class_list  # noqa: F401
 

@@ -13,24 +13,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from avssl.registry import inits
 from avssl.tracking.run import NullRun, write_json
 
-RAVEN = "raven"
-SHUKLA_METHODS = ("shukla_visual", "shukla_audio", "shukla_multitask")
-METHODS = (RAVEN, *SHUKLA_METHODS)
+METHODS = inits.method_names()
 
 
 def build_objective(params: Any, method: str):
-    """The PretrainObjective of ``method`` (imported lazily: each pulls in its own models)."""
-    if method == RAVEN:
-        from avssl.training.raven import build_objective as build
-
-        return build(params)
-    if method in SHUKLA_METHODS:
-        from avssl.training.shukla import build_objective as build
-
-        return build(params, method)
-    raise ValueError(f"unknown pre-training method {method!r}; known: {', '.join(METHODS)}")
+    """The PretrainObjective of ``method``: its registry entry names the builder (imported lazily: each pulls in
+    its own models)."""
+    if method not in inits.method_names():
+        raise ValueError(f"unknown pre-training method {method!r}; known: {', '.join(inits.method_names())}")
+    return inits.get(method).build_objective()(params, method)
 
 
 def train_params(params: Any):
@@ -80,14 +74,16 @@ def run_pretrain(
     from avssl.training.loop import train
     from avssl.training.plots import plot_training_curves
 
-    if method not in METHODS:
-        raise ValueError(f"unknown pre-training method {method!r}; known: {', '.join(METHODS)}")
+    if method not in inits.method_names():
+        raise ValueError(f"unknown pre-training method {method!r}; known: {', '.join(inits.method_names())}")
     torch.set_num_threads(max(1, threads))
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     cfg = train_params(params)
-    own_steps = getattr(getattr(params, "raven", None), "steps", None) if method == "raven" else None
-    if own_steps is not None:  # RAVEn's own budget (config.json records it)
+    steps_key = inits.get(method).steps_key  # e.g. raven.steps: the method's own budget (config.json records it)
+    section, _, key = steps_key.partition(".")
+    own_steps = getattr(getattr(params, section, None), key, None) if steps_key else None
+    if own_steps is not None:
         cfg = cfg.model_copy(update={"steps": own_steps, "epochs": None})
     seed = determinism.derive_seed(params.study.seed + cfg.seed_offset, "pretrain", method)
     info = distributed.init_distributed(cfg.device)

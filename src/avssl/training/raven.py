@@ -183,8 +183,9 @@ class RavenObjective(nn.Module):
         return out
 
 
-def build_objective(params) -> RavenObjective:
-    """From the root Params (reads `params.raven`) or a RavenParams directly."""
+def build_objective(params, method: str = "raven") -> RavenObjective:
+    """From the root Params (reads `params.raven`) or a RavenParams directly (``method``: the registry's call
+    convention, avssl.registry.inits)."""
     p = params if isinstance(params, RavenParams) else getattr(params, "raven", None)
     if p is None:
         p = RavenParams()

@@ -25,9 +25,11 @@ from avssl.data.seeds import derive_seed
 from avssl.models.shukla import AttributeHead, FrameDecoder, IdentityEncoder, ShuklaAudioEncoder
 from avssl.models.shukla.audio_attributes import AudioAttributes, RunningStandardizer
 from avssl.models.shukla.waveform import HOP
+from avssl.registry.inits import get as get_init
+from avssl.registry.inits import methods_of
 from avssl.training.health import feature_health
 
-METHODS = ("shukla_visual", "shukla_audio", "shukla_multitask")
+METHODS = methods_of(f"{__name__}:build_objective")  # the registry's methods built here (their `pretexts`)
 
 
 def _masked_mean(values: Tensor, weights: Tensor) -> Tensor:
@@ -194,8 +196,8 @@ def build_objective(params: Any, method: str, seed: int | None = None) -> Shukla
         torch.manual_seed(derive_seed(seed, "shukla-init", method))
         return ShuklaObjective(
             cfg,
-            visual=method in ("shukla_visual", "shukla_multitask"),
-            audio=method in ("shukla_audio", "shukla_multitask"),
+            visual="visual" in get_init(method).pretexts,
+            audio="audio" in get_init(method).pretexts,
             seed=seed,
             face_size=face_size,
             face_channels=face_channels,

@@ -9,7 +9,7 @@ from avssl.data.acquire.checksum import LockFile, file_digest
 from avssl.data.acquire.download import AcquireError, download
 from avssl.data.acquire.extract import ExtractConflictError, UnsafeArchiveError, safe_extract
 from avssl.data.acquire.licensed import CHECKS, verify
-from avssl.data.acquire.sources import PUBLIC, PublicDataset, crema_d_files
+from avssl.data.acquire.sources import PUBLIC, PublicDataset
 from avssl.tracking import NullRun
 
 LOCK_NAME = "checksums.lock.json"
@@ -33,7 +33,7 @@ def fetch_public(spec: PublicDataset, root: Path, download_dir: str = ".download
     archives = list(spec.archives)
     if spec.manifest is not None:
         manifest = download(spec.manifest.url, root / spec.manifest.dest, spec.manifest.sha256, lock=lock, progress=progress)
-        archives += crema_d_files(manifest.read_text(encoding="utf-8"), spec.extra.get("media_base", ""))
+        archives += spec.files_from_manifest(manifest.read_text(encoding="utf-8"), spec.extra.get("media_base", ""))
     extracted = placed = 0
     for arc in archives:
         if not arc.extract:
@@ -80,7 +80,11 @@ def run_acquire(params: Any, dataset: str, root: str | Path, run=NullRun(), prog
     elif dataset in CHECKS:
         result = {f"files_{k}": v for k, v in verify(dataset, root, dp.min_files).items()}
     else:
-        raise KeyError(f"unknown dataset {dataset!r}; public: {', '.join(PUBLIC)}; licensed: {', '.join(CHECKS)}")
+        from avssl.registry import datasets
+
+        spec = datasets.get(dataset)  # KeyError naming the registered datasets when it is not one
+        raise AcquireError(f"{dataset}: its adapter ({spec.adapter}) declares neither SOURCE (a public download) nor "
+                           f"CHECKS (a licensed release to verify); put the corpus under {root} yourself")
     run.log_metrics({k: float(v) for k, v in result.items() if isinstance(v, int)})
     run.set_tags({"dataset": dataset})
     return {"dataset": dataset, "root": str(root), **result}

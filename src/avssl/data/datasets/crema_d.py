@@ -13,11 +13,41 @@ import re
 from pathlib import Path
 
 from avssl.config.datasets import DatasetsParams
+from avssl.data.datasets.acquisition import Archive, PublicDataset
 from avssl.data.datasets.folds import assign_folds, split_for_fold
 from avssl.data.datasets.schema import ClipRow, Problem
 from avssl.data.datasets.walk import walk_files
 
 NAME = "crema_d"
+_CREMA_MEDIA = "https://media.githubusercontent.com/media/CheyneyComputerScience/CREMA-D/master/"
+
+
+def crema_d_files(manifest_text: str, media_base: str = _CREMA_MEDIA) -> list[Archive]:
+    """Per-clip downloads listed by CREMA-D's summaryTable.csv (column ``FileName``)."""
+    import csv
+    import io
+
+    names = sorted({row["FileName"].strip() for row in csv.DictReader(io.StringIO(manifest_text)) if row.get("FileName")})
+    files = []
+    for name in names:
+        for folder, ext in (("AudioWAV", ".wav"), ("VideoFlash", ".flv")):
+            files.append(Archive(f"{media_base}{folder}/{name}{ext}", f"{name}{ext}", extract=False, dest=f"{folder}/{name}{ext}"))
+    return files
+
+
+SOURCE = PublicDataset(
+    name=NAME,
+    licence="Open Database License (ODbL)",
+    homepage="https://github.com/CheyneyComputerScience/CREMA-D",
+    manifest=Archive(
+        "https://raw.githubusercontent.com/CheyneyComputerScience/CREMA-D/master/processedResults/summaryTable.csv",
+        "summaryTable.csv", extract=False, dest="processedResults/summaryTable.csv",
+    ),
+    notes="Media live in Git LFS, one file per clip (no archive): the manifest lists the clip names "
+    "(column FileName), each fetched as AudioWAV/<name>.wav and VideoFlash/<name>.flv. Do not git clone.",
+    extra={"media_base": _CREMA_MEDIA},
+    files_from_manifest=crema_d_files,
+)
 EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
 LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
 SENTENCES = {

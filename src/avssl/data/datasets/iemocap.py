@@ -21,11 +21,18 @@ import re
 from pathlib import Path
 
 from avssl.config.datasets import DatasetsParams
+from avssl.data.datasets.acquisition import Check, count_files
 from avssl.data.datasets.folds import split_for_fold
 from avssl.data.datasets.schema import ClipRow, Problem
 from avssl.data.datasets.walk import by_extension, find_file, lower_ext, walk_files
 
 NAME = "iemocap"
+CHECKS = tuple(
+    Check(f"session{s}", f"Session{s}/sentences/wav/<dialog>/<turn>.wav", lambda r, s=s: count_files(r / f"Session{s}" / "sentences" / "wav", ".wav"), n)
+    for s, n in ((1, 1819), (2, 1811), (3, 2136), (4, 2103), (5, 2170))
+)
+INSTRUCTIONS = ("IEMOCAP is licensed by USC SAIL (https://sail.usc.edu/iemocap/, release form). Unpack "
+                "IEMOCAP_full_release so that ROOT holds Session1..Session5/ (dialog/EmoEvaluation, dialog/avi/DivX, sentences/wav).")
 SESSIONS = 5
 EMOTION_MAP = {"neu": "neutral", "hap": "happy", "exc": "happy", "ang": "angry", "sad": "sad"}
 _LINE = re.compile(

@@ -16,12 +16,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from avssl.config.datasets import DatasetsParams
+from avssl.data.datasets.acquisition import Check, count_files
 from avssl.data.datasets.schema import ClipRow, Problem
 from avssl.data.datasets.segments import split_words
 from avssl.data.datasets.transcript import TranscriptError, parse_transcript
 from avssl.data.datasets.walk import by_extension, walk_files
 
 NAME = "lrs3"
+CHECKS = (
+    Check("pretrain", "pretrain/<speaker>/<utt>.mp4", lambda r: count_files(r / "pretrain", ".mp4"), 118516),
+    Check("trainval", "trainval/<speaker>/<utt>.mp4", lambda r: count_files(r / "trainval", ".mp4"), 31982),
+    Check("test", "test/<speaker>/<utt>.mp4", lambda r: count_files(r / "test", ".mp4"), 1321),
+)
+INSTRUCTIONS = ("LRS3-TED is licensed by the Oxford VGG group (https://mmai.io/datasets/lip_reading/). Sign the "
+                "data-sharing agreement, download lrs3_pretrain/trainval/test zips, and unzip them so that ROOT holds "
+                "pretrain/, trainval/ and test/ (each <speaker>/<utt>.mp4 + .txt).")
 TEST_UTTERANCES = 1321
 SUBSET_SPLIT = {"pretrain": "train", "trainval": "train", "test": "test"}
 

@@ -12,11 +12,20 @@ import re
 from pathlib import Path
 
 from avssl.config.datasets import DatasetsParams
+from avssl.data.datasets.acquisition import Check, count_files
 from avssl.data.datasets.schema import ClipRow, Problem
 from avssl.data.datasets.transcript import TranscriptError, parse_transcript
 from avssl.data.datasets.walk import by_extension, walk_files
 
 NAME = "lrw"
+
+CHECKS = (
+    Check("train", "WORD/train/WORD_NNNNN.mp4", lambda r: count_files(data_root(r), ".mp4", "train"), 488766),
+    Check("val", "WORD/val/WORD_NNNNN.mp4", lambda r: count_files(data_root(r), ".mp4", "val"), 25000),
+    Check("test", "WORD/test/WORD_NNNNN.mp4", lambda r: count_files(data_root(r), ".mp4", "test"), 25000),
+)
+INSTRUCTIONS = ("LRW is licensed by BBC R&D / Oxford VGG (https://www.robots.ox.ac.uk/~vgg/data/lip_reading/lrw1.html). "
+                "After approval download lrw-v1 parts, `cat` them and untar so that ROOT holds lipread_mp4/<WORD>/{train,val,test}/.")
 N_FRAMES = 29
 SPLITS = {"train": "train", "val": "val", "test": "test"}
 _CLIP = re.compile(r"^([A-Z']+)/(train|val|test)/\1_(\d{5})\.((?i:mp4|txt))$")

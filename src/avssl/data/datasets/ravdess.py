@@ -18,11 +18,21 @@ import re
 from pathlib import Path
 
 from avssl.config.datasets import DatasetsParams
+from avssl.data.datasets.acquisition import Archive, PublicDataset
 from avssl.data.datasets.folds import assign_folds, split_for_fold
 from avssl.data.datasets.schema import ClipRow, Problem
 from avssl.data.datasets.walk import walk_files
 
 NAME = "ravdess"
+_ZENODO = "https://zenodo.org/records/1188976/files/{}?download=1"
+SOURCE = PublicDataset(
+    name=NAME,
+    licence="CC BY-NC-SA 4.0",
+    homepage="https://zenodo.org/records/1188976",
+    archives=tuple(Archive(_ZENODO.format(f"Video_Speech_Actor_{a:02d}.zip"), f"Video_Speech_Actor_{a:02d}.zip") for a in range(1, 25))
+    + (Archive(_ZENODO.format("Audio_Speech_Actors_01-24.zip"), "Audio_Speech_Actors_01-24.zip"),),
+    notes="Zenodo publishes md5s on the record page; not recorded here, so the lock file pins them on first download.",
+)
 EMOTIONS = {1: "neutral", 2: "calm", 3: "happy", 4: "sad", 5: "angry", 6: "fearful", 7: "disgust", 8: "surprised"}
 INTENSITIES = {1: "normal", 2: "strong"}
 STATEMENTS = {1: "Kids are talking by the door", 2: "Dogs are sitting by the door"}

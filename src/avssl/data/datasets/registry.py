@@ -1,12 +1,33 @@
-"""Dataset name -> adapter module. Adding a corpus = one module with ``NAME`` and ``index(root, params)``."""
+"""Dataset name -> adapter module, from the one registry in :mod:`avssl.registry.datasets`.
+
+Adding a corpus = one adapter module here (``index(root, params)``) + one line in that registry; adapters are
+imported on first use.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from types import ModuleType
 
-from avssl.data.datasets import crema_d, iemocap, lrs3, lrw, ravdess, speech_commands, voxceleb2
+from avssl.registry import datasets
 
-ADAPTERS: dict[str, ModuleType] = {m.NAME: m for m in (lrs3, lrw, voxceleb2, crema_d, ravdess, iemocap, speech_commands)}
+
+class _Adapters(Mapping):
+    """{name: adapter module} of every registered dataset, imported when looked up."""
+
+    def __getitem__(self, name: str) -> ModuleType:
+        if name not in datasets.dataset_names():
+            raise KeyError(name)
+        return datasets.get(name).load()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(datasets.dataset_names())
+
+    def __len__(self) -> int:
+        return len(datasets.DATASETS)
+
+
+ADAPTERS: Mapping[str, ModuleType] = _Adapters()
 
 
 def get_adapter(name: str) -> ModuleType:

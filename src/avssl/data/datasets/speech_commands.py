@@ -13,10 +13,25 @@ import re
 from pathlib import Path
 
 from avssl.config.datasets import DatasetsParams
+from avssl.data.datasets.acquisition import Archive, PublicDataset
 from avssl.data.datasets.schema import ClipRow, Problem
 from avssl.data.datasets.walk import lower_ext, walk_files
 
 NAME = "speech_commands"
+SOURCE = PublicDataset(
+    name=NAME,
+    licence="CC BY 4.0",
+    homepage="https://www.tensorflow.org/datasets/catalog/speech_commands",
+    archives=(
+        Archive(
+            "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz",
+            "speech_commands_v0.02.tar.gz",
+            sha256="af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
+            md5="6b74f3901214cb2c2934e98196829835",
+        ),
+    ),
+    notes="The tarball has no top-level folder: it unpacks the word folders directly into the root.",
+)
 NOISE_DIR = "_background_noise_"
 LISTS = {"validation_list.txt": "val", "testing_list.txt": "test"}
 META = {"LICENSE", "README.md", *LISTS}

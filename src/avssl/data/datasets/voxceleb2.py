@@ -14,10 +14,18 @@ import re
 from pathlib import Path
 
 from avssl.config.datasets import DatasetsParams
+from avssl.data.datasets.acquisition import Check, count_files
 from avssl.data.datasets.schema import ClipRow, Problem
 from avssl.data.datasets.walk import walk_files
 
 NAME = "voxceleb2"
+CHECKS = (
+    Check("dev", "dev/mp4/id*/<video>/<utt>.mp4", lambda r: count_files(r, ".mp4", "dev"), 1092009),
+    Check("test", "test mp4/id*/<video>/<utt>.mp4", lambda r: count_files(r, ".mp4") - count_files(r, ".mp4", "dev"), 36237),
+)
+INSTRUCTIONS = ("VoxCeleb2 is distributed by Oxford VGG on request (https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox2.html). "
+                "Download vox2_dev_mp4 (concatenate the parts) and vox2_test_mp4, unzip both into ROOT (dev/mp4/id*/... and mp4/id*/... "
+                "under vox2_test_mp4/ are both recognised).")
 _SPEAKER = re.compile(r"^id\d+$")
 _UTT = re.compile(r"^\d+\.mp4$", re.IGNORECASE)
 _META = (".csv", ".txt", ".md")

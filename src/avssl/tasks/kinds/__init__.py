@@ -1,12 +1,12 @@
 """Task kinds: what a task DOES (head, loss, targets, decoding, scoring), one class per kind.
 
-A :class:`~avssl.task_registry.Task` names its kind; :func:`kind_of` is the one place that name is looked up.
+A :class:`~avssl.registry.tasks.Task` names its kind; :func:`kind_of` is the one place that name is looked up.
 A new kind: one module here implementing :class:`~avssl.tasks.kinds.base.TaskKind`, plus one line in ``KINDS``.
 """
 
 from __future__ import annotations
 
-from avssl.task_registry import get
+from avssl.registry.tasks import get
 from avssl.tasks.kinds.base import TaskKind
 from avssl.tasks.kinds.classification import Classification
 from avssl.tasks.kinds.recognition import Recognition

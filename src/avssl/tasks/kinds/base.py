@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from avssl.task_registry import Task
+from avssl.registry.tasks import Task
 
 
 def records(index) -> Iterable[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from avssl.task_registry import Task
+from avssl.registry.tasks import Task
 from avssl.tasks.kinds.base import TaskKind
 
 

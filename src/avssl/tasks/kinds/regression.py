@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from avssl.task_registry import Task
+from avssl.registry.tasks import Task
 from avssl.tasks.kinds.base import TaskKind, head_options, records
 
 
