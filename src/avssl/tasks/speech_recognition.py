@@ -200,11 +200,11 @@ class SpeechRecognitionObjective(FinetuneObjective):
 
     @torch.no_grad()
     def predict(self, batch: dict, mode: str = "beam", cfg: BeamSearchConfig | None = None,
-                lm: Optional[LMFn] = None) -> dict:
+                lm: Optional[LMFn] = None, features: tuple | None = None) -> dict:
         """Decode a batch. ``mode`` 'beam' (joint CTC/attention) or 'greedy_ctc'. Returns token lists and,
-        with a tokenizer, texts."""
+        with a tokenizer, texts. ``features``: this batch's :meth:`features`, when several decoders read them."""
         cfg = cfg or self.decoding
-        feats, pm = self.features(batch)
+        feats, pm = features if features is not None else self.features(batch)
         B, T = feats.shape[:2]
         lengths = (~pm).sum(1) if pm is not None else torch.full((B,), T, dtype=torch.long)
         ctc_lp = self.ctc.log_probs(feats)

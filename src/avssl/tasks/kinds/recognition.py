@@ -47,13 +47,17 @@ class Recognition(TaskKind):
         return getattr(p, "average_last", 1)
 
     def predict(self, model, batch: dict, params: Any, classes) -> list[dict]:
+        import torch
+
         refs = [model.tokenizer.decode([t for t in row.tolist() if t >= 0]) for row in batch["tokens"]]
         decoders = [("beam", {"mode": "beam"})]
         if params.evaluate.greedy_ctc:
             decoders.append(("greedy_ctc", {"mode": "greedy_ctc"}))
         rows = []
+        with torch.no_grad():
+            features = model.features(batch)  # encoded once, read by every decoder
         for name, kw in decoders:
-            hyps = model.predict(batch, **kw)["text"]
+            hyps = model.predict(batch, features=features, **kw)["text"]
             rows += [{"clip_id": c, "decoder": name, "reference": r, "prediction": h}
                      for c, r, h in zip(batch["clip_id"], refs, hyps)]  # fmt: skip
         return rows
