@@ -73,12 +73,19 @@ def _init_lines(entries) -> str:
     return "; ".join(f"{i.name} ({i.description})" for i in entries)
 
 
-def _add_job(p: argparse.ArgumentParser) -> None:
+def _add_job(p: argparse.ArgumentParser, source: tuple[str, str], features: str) -> None:
+    """The options of one (task, init, mode, fraction, seed) job and its folders; ``source`` = the model folder
+    flag it reads and its help, ``features`` = the help of --features."""
+    _add_common(p)
     p.add_argument("--task", required=True, choices=task_registry.names())
     p.add_argument("--init", required=True, choices=inits.init_names())
     p.add_argument("--mode", default="finetuned", choices=["frozen", "finetuned"])
     p.add_argument("--fraction", type=float, default=1.0, help="labelled fraction of the training clips (0, 1]")
     p.add_argument("--seed", type=int, default=0, help="seed of the label subset and the run")
+    p.add_argument("--input", required=True, type=Path, help="processed shard folder")
+    p.add_argument(source[0], required=source[0] == "--finetuned", type=Path, help=source[1])
+    p.add_argument("--features", type=Path, help=features)
+    p.add_argument("--output", required=True, type=Path, help="output folder")
 
 
 def _add_synth(sub) -> None:
@@ -215,13 +222,9 @@ def _add_finetune(sub) -> None:
         "DIR/training_curves.png (+ DIR/tokenizer.model for asr/vsr). Killed jobs resume from DIR/checkpoints/.",
         _finetune_params_read(),
     )
-    _add_common(p)
-    _add_job(p)
-    p.add_argument("--input", required=True, type=Path, help="processed shard folder")
-    p.add_argument("--pretrained", type=Path, help="pre-training output folder (pre-trained inits)")
-    p.add_argument("--features", type=Path, help="the frozen encoder's cached features (`avssl features` output): "
-                   "training (unless its input is augmented) and validation read them instead of encoding")
-    p.add_argument("--output", required=True, type=Path, help="output folder")
+    _add_job(p, ("--pretrained", "pre-training output folder (pre-trained inits)"),
+             "the frozen encoder's cached features (`avssl features` output): training (unless its input is "
+             "augmented) and validation read them instead of encoding")
 
 
 def _add_evaluate(sub) -> None:
@@ -236,13 +239,8 @@ def _add_evaluate(sub) -> None:
         "prediction), DIR/snr_curve.png, DIR/confusion_matrix.png (classification).",
         "evaluate.*, finetune.<task> (the task model it rebuilds)",
     )
-    _add_common(p)
-    _add_job(p)
-    p.add_argument("--input", required=True, type=Path, help="processed shard folder")
-    p.add_argument("--finetuned", required=True, type=Path, help="fine-tuning output folder")
-    p.add_argument("--features", type=Path, help="the frozen encoder's cached features (`avssl features` output), "
-                   "read instead of encoding every condition")
-    p.add_argument("--output", required=True, type=Path, help="output folder")
+    _add_job(p, ("--finetuned", "fine-tuning output folder"),
+             "the frozen encoder's cached features (`avssl features` output), read instead of encoding every condition")
 
 
 def _add_features(sub) -> None:
@@ -374,22 +372,20 @@ def _add_params(sub) -> None:
 
 def _add_generators(sub) -> None:
     """The commands that render a generated file from the code: the params schema and dvc.yaml."""
-    _tool_parser(
-        sub,
-        "schema",
-        "Print (or write) the JSON schema of params.yaml used by Snakemake.",
-        "Render the JSON schema generated from the pydantic params model. The Snakefile validates\n"
-        "params.yaml against the committed copy in workflow/schemas/params.schema.json; a test fails when that\n"
-        "copy is stale (regenerate with `make schema`).",
-    )
-    _tool_parser(
-        sub,
-        "dvc-yaml",
-        "Print (or write) dvc.yaml rendered from the stage table.",
-        "Render dvc.yaml from the stage table in avssl.stages (the same table the Snakemake rules\n"
-        "use), so `dvc repro` and `snakemake` run the same commands. Fan-out stages become DVC `foreach:` stages\n"
-        "over the jobs of params.yaml. Regenerate with `make dvc-yaml`.",
-    )
+    for name, summary, description in GENERATORS:
+        _tool_parser(sub, name, summary, description)
+
+
+GENERATORS = (
+    ("schema", "Print (or write) the JSON schema of params.yaml used by Snakemake.",
+     "Render the JSON schema generated from the pydantic params model. The Snakefile validates\n"
+     "params.yaml against the committed copy in workflow/schemas/params.schema.json; a test fails when that\n"
+     "copy is stale (regenerate with `make schema`)."),
+    ("dvc-yaml", "Print (or write) dvc.yaml rendered from the stage table.",
+     "Render dvc.yaml from the stage table in avssl.stages (the same table the Snakemake rules\n"
+     "use), so `dvc repro` and `snakemake` run the same commands. Fan-out stages become DVC `foreach:` stages\n"
+     "over the jobs of params.yaml. Regenerate with `make dvc-yaml`."),
+)  # fmt: skip
 
 
 def _add_metrics(sub) -> None:

@@ -239,10 +239,20 @@ FT_CONSTRAINTS = (("fraction", r"[0-9.e-]+"), ("seed", r"\d+"))
 PART_LOG, PART_CONSTRAINTS = "logs/preprocess/part{part}.log", (("part", r"\d+"),)
 FT_ARGS = (("--task", "{task}"), ("--init", "{init}"), ("--mode", "{mode}"), ("--fraction", "{fraction}"),
            ("--seed", "{seed}"))  # fmt: skip
+# What the two shard-group stages (synthetic corpus / real dataset) share: one shard group in, its part folder out.
+PART_METRICS = "results/metrics/preprocess_part{part}.json"
+PART_ARGS = (("--shard-group", "{part}"), ("--output", PART_DIR), ("--metrics", PART_METRICS))
+PART_STAGE = dict(outs=(f"{PART_DIR}/",), metrics=(PART_METRICS,), grid=preprocess_parts, wildcards=("part",),
+                  threads="workers", log=PART_LOG, constraints=PART_CONSTRAINTS)  # fmt: skip
 
 
 def _report_deps(params: dict) -> list[str]:
     return [f"{EVAL_DIR}/metrics.json".format(**job) for job in finetune_jobs(params)]
+
+
+def _per_job(grid: Callable[[dict], list[dict]]) -> dict:
+    """What every fine-tuning / evaluation stage shares: one job per (task, init, mode, fraction, seed)."""
+    return dict(grid=grid, wildcards=FT_WILDCARDS, threads="loader", constraints=FT_CONSTRAINTS)
 
 
 def _finetune(name: str, grid: Callable[[dict], list[dict]], pretrained: bool, features: bool = False) -> Stage:
@@ -259,16 +269,13 @@ def _finetune(name: str, grid: Callable[[dict], list[dict]], pretrained: bool, f
         metrics=(f"{FT_DIR}/metrics.json",),
         plots=(f"{FT_DIR}/training_curves.png",),
         params=finetune_params,
-        grid=grid,
-        wildcards=FT_WILDCARDS,
-        threads="loader",
         gpu=True,
         description="Fine-tune one (task, init, mode, label fraction, seed)"
         + (" on the cached features of a frozen pre-trained encoder." if features
            else " from a pre-trained encoder." if pretrained else " from a random encoder."),
         log="logs/finetune/" + FT_LOG,
         resources="finetune",
-        constraints=FT_CONSTRAINTS,
+        **_per_job(grid),
     )
 
 
@@ -284,14 +291,11 @@ def _evaluate(name: str, grid: Callable[[dict], list[dict]], features: bool) -> 
         metrics=(f"{EVAL_DIR}/metrics.json",),
         plots=(f"{EVAL_DIR}/snr_curve.png",),
         params=evaluate_params,
-        grid=grid,
-        wildcards=FT_WILDCARDS,
-        threads="loader",
         description="Evaluate one fine-tuned model, clean and at every SNR / noise type"
         + (" (from the cached features of its frozen encoder)." if features else "."),
         log="logs/evaluate/" + FT_LOG,
         resources="evaluate",
-        constraints=FT_CONSTRAINTS,
+        **_per_job(grid),
     )
 
 
@@ -322,47 +326,24 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         name="preprocess_part",
         command="preprocess",
-        args=(
-            ("--input", "data/synth"),
-            ("--shard-group", "{part}"),
-            ("--output", PART_DIR),
-            ("--metrics", "results/metrics/preprocess_part{part}.json"),
-        ),
+        args=(("--input", "data/synth"), *PART_ARGS),
         deps=("data/synth/",),
-        outs=(f"{PART_DIR}/",),
-        metrics=("results/metrics/preprocess_part{part}.json",),
         params=("preprocess",),
-        grid=preprocess_parts,
-        wildcards=("part",),
-        threads="workers",
         active=is_synthetic,
         description="Face tracking, mouth ROIs, face crops and audio for one shard group (scale-out unit).",
-        log=PART_LOG,
-        constraints=PART_CONSTRAINTS,
+        **PART_STAGE,
     ),
     Stage(
         name="preprocess_part_dataset",
         command="preprocess",
-        args=(
-            ("--dataset", "{dataset}"),
-            ("--input", "data/index/{dataset}.csv"),
-            ("--shard-group", "{part}"),
-            ("--output", PART_DIR),
-            ("--metrics", "results/metrics/preprocess_part{part}.json"),
-        ),
+        args=(("--dataset", "{dataset}"), ("--input", "data/index/{dataset}.csv"), *PART_ARGS),
         deps=("data/index/{dataset}.csv",),
         deps_from=_dataset_root,
-        outs=(f"{PART_DIR}/",),
-        metrics=("results/metrics/preprocess_part{part}.json",),
         params=("preprocess", "datasets"),
-        grid=preprocess_parts,
-        wildcards=("part",),
-        threads="workers",
         active=lambda p: not is_synthetic(p),
         description="The same for a real dataset: media from the clip index (audio decoded from the containers).",
-        log=PART_LOG,
         resources="preprocess_part",
-        constraints=PART_CONSTRAINTS,
+        **PART_STAGE,
     ),
     Stage(
         name="preprocess",

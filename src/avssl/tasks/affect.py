@@ -60,10 +60,4 @@ class AffectObjective(FinetuneObjective):
         return {"pred": pred, "padding_mask": pm}
 
     def param_groups(self) -> list[dict]:
-        groups = [{"name": "head", "params": list(self.head.parameters()) + list(self.regressor.parameters()),
-                   "lr": self.lr_head, "weight_decay": self.weight_decay}]
-        if not self.freeze_encoder:
-            groups.append({"name": "encoder", "params": [p for p in self.encoder.parameters() if p.requires_grad],
-                           "lr": self.lr_encoder, "weight_decay": self.weight_decay})
-        return [{"name": "finetune", "params": groups, "lr": self.lr_head, "weight_decay": self.weight_decay,
-                 "betas": self.betas, "optimizer": self.optimizer}]
+        return self.head_and_encoder_groups(self.head, self.regressor)

@@ -143,6 +143,17 @@ class FinetuneObjective(nn.Module):
     def _standardise(self, feats: torch.Tensor, pm: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         return (feats if self.feature_norm is None else self.feature_norm(feats, pm)), pm
 
+    def head_and_encoder_groups(self, *head: nn.Module) -> list[dict]:
+        """Optimiser groups of a recurrent head (``head`` modules, lr_head) and, unless frozen, the encoder
+        (lr_encoder): the parameter layout the utterance and per-frame heads share."""
+        groups = [{"name": "head", "params": [p for m in head for p in m.parameters()],
+                   "lr": self.lr_head, "weight_decay": self.weight_decay}]  # fmt: skip
+        if not self.freeze_encoder:
+            groups.append({"name": "encoder", "params": [p for p in self.encoder.parameters() if p.requires_grad],
+                           "lr": self.lr_encoder, "weight_decay": self.weight_decay})  # fmt: skip
+        return [{"name": "finetune", "params": groups, "lr": self.lr_head, "weight_decay": self.weight_decay,
+                 "betas": self.betas, "optimizer": self.optimizer}]  # fmt: skip
+
     def encoders(self) -> dict[str, nn.Module]:
         return {self.modality: self.encoder}
 

@@ -46,10 +46,4 @@ class ClassificationObjective(FinetuneObjective):
         return {"pred": logits.argmax(-1), "logits": logits}
 
     def param_groups(self) -> list[dict]:
-        groups = [{"name": "head", "params": list(self.head.parameters()) + list(self.classifier.parameters()),
-                   "lr": self.lr_head, "weight_decay": self.weight_decay}]
-        if not self.freeze_encoder:
-            groups.append({"name": "encoder", "params": [p for p in self.encoder.parameters() if p.requires_grad],
-                           "lr": self.lr_encoder, "weight_decay": self.weight_decay})
-        return [{"name": "finetune", "params": groups, "lr": self.lr_head, "weight_decay": self.weight_decay,
-                 "betas": self.betas, "optimizer": self.optimizer}]
+        return self.head_and_encoder_groups(self.head, self.classifier)
