@@ -41,7 +41,8 @@ def git_state(cwd: str | Path | None = None) -> dict[str, str]:
     return {"git_commit": commit or "unknown", "git_dirty": str(bool(status)).lower() if commit else "unknown"}
 
 
-NUMERICS_ENV_VARS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+NUMERICS_ENV_VARS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                     "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS")
 
 
 def _cpu_facts() -> dict[str, str]:
@@ -77,7 +78,23 @@ def numerics_environment() -> dict[str, str]:
     """
     facts = {**_cpu_facts()}
     facts.update({f"env.{k}": os.environ[k] for k in NUMERICS_ENV_VARS if k in os.environ})
-    return {**facts, **_torch_facts()}
+    return {**facts, **_torch_facts(), **_numpy_blas_facts()}
+
+
+def _numpy_blas_facts() -> dict[str, str]:
+    """NumPy's BLAS and the kernel family it picked for this CPU (the GRU loop of avssl.models.gru runs on it)."""
+    try:
+        import numpy  # noqa: F401 - loads its BLAS, which threadpoolctl then inspects
+        from threadpoolctl import threadpool_info
+
+        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"
+                and any(name in i.get("filepath", "") for name in ("numpy", "scipy_openblas"))]  # fmt: skip
+    except Exception:  # noqa: BLE001 - a fact we cannot read is left out, never a failed stage
+        return {}
+    if not blas:
+        return {}
+    return {"numpy_blas": f"{blas[0].get('internal_api')} {blas[0].get('version')}",
+            "numpy_blas_core": str(blas[0].get("architecture"))}  # fmt: skip
 
 
 _CACHE_ENV_VARS = NUMERICS_ENV_VARS + ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")

@@ -156,7 +156,8 @@ def reproduce(run_id: str, tracking_uri: str | None = None, output: Path | None 
             "numerics_differences": differences}
 
 
-NUMERICS_TAGS = ("cpu_model", "cpu_isa", "torch_cpu_capability", "mkl", "onednn", "torch", "torch_threads")
+NUMERICS_TAGS = ("cpu_model", "cpu_isa", "torch_cpu_capability", "mkl", "onednn", "torch", "torch_threads", "numpy_blas",
+                 "numpy_blas_core")
 
 
 def numerics_differences(recorded: dict, here: dict) -> list[str]:
