@@ -11,6 +11,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+# Every `snakemake` process imports its installed executor plugins, and the SLURM one runs `scontrol show config`
+# at import: where a SLURM client is installed without a reachable controller (as on the development machines)
+# that waits 9-10 s for its timeout, per snakemake command. The tests never use SLURM, so tests/bin/scontrol
+# answers "no controller" at once for every process they start (measured: a no-op `snakemake` 10.7 s -> 1.7 s).
+os.environ["PATH"] = f"{REPO / 'tests' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+
 # RAVEn encoders small enough for CPU unit tests (`RavenParams(**RAVEN_TINY)`).
 RAVEN_TINY = dict(size="custom", layers=2, adim=64, heads=4, ffn=256, frontend_width=8, predictor_width=64,
                   predictor_heads=4, predictor_ffn=256)
