@@ -56,3 +56,12 @@ def test_padding_does_not_change_valid_frames():
     mask = torch.arange(7)[None, :] >= 4
     padded = run_gru(gru, x[:1], mask)
     torch.testing.assert_close(padded[:, :4], short, rtol=1e-12, atol=1e-14)
+
+
+def test_cpu_autocast_falls_back_to_the_module():
+    """Under bf16 autocast (train.bf16 on CPU) the projections come out in bf16, which NumPy cannot hold."""
+    gru, x, mask = _case(True, 2, torch.float32, True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = run_gru(gru, x, mask)
+        ref = _run_module(gru, x, mask)
+    torch.testing.assert_close(out, ref)

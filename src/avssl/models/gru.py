@@ -114,7 +114,7 @@ def run_gru(gru: nn.GRU, x: torch.Tensor, padding_mask: torch.Tensor | None = No
     CPU float32/float64 goes through the loop above; anything else (CUDA, bf16 autocast) through `gru` itself,
     packed when there is padding.
     """
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or torch.is_autocast_enabled():
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or torch.is_autocast_enabled("cpu"):
         return _run_module(gru, x, padding_mask)
     batch, steps = x.shape[:2]
     lengths, order = _lengths(padding_mask, batch, steps)
