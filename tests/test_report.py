@@ -6,6 +6,7 @@ import csv
 import json
 import re
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -31,11 +32,12 @@ def _find(rows, row_contains, column, group=None):
 class Store:
     """Logs runs the way the evaluate / pretrain stages do (tags + dotted metrics), with explicit start times."""
 
-    def __init__(self, uri):
+    def __init__(self, uri, artifacts: Path):
         from mlflow.tracking import MlflowClient
 
         self.client = MlflowClient(tracking_uri=uri)
-        self.exp = self.client.create_experiment("avssl/" + EXPERIMENT)
+        # artifacts beside the store (MLflow's default, ./mlruns, would write into the checkout)
+        self.exp = self.client.create_experiment("avssl/" + EXPERIMENT, artifact_location=artifacts.as_uri())
         self.clock = T0
 
     def run(self, tags, metrics, status="FINISHED", history=None, artifact=None):
@@ -71,7 +73,7 @@ def _emotion(acc, uar, noisy=True):
 def report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    s = Store(uri)
+    s = Store(uri, tmp / "mlartifacts")
     # a confusion matrix PNG as the evaluate stage writes it
     import matplotlib
 
