@@ -11,7 +11,7 @@ from avssl.tasks.beam_search import BeamSearchConfig, beam_search
 from avssl.tasks.ctc import greedy_ctc_decode
 from avssl.tasks.ctc_prefix_score import CTCPrefixScorer
 from avssl.tasks.metrics import wer
-from avssl.tasks.speech_recognition import SpeechRecognitionObjective
+from avssl.tasks.speech_recognition import SpeechHeadConfig, SpeechRecognitionObjective
 from avssl.tasks.transformer_decoder import TransformerDecoder, sinusoidal_positions
 
 
@@ -143,8 +143,8 @@ def trained_toy():
     n_labels = 8
     V = n_labels + 2  # blank 0, labels 1..8, sos/eos 9
     patterns = torch.randn(V, 640, generator=gen)
-    obj = SpeechRecognitionObjective(FrameEncoder(), "audio", 48, V, ddim=48, dheads=4, dunits=96, dlayers=2,
-                                     dropout=0.1, ctc_weight=0.3, time_masking=False)
+    obj = SpeechRecognitionObjective(FrameEncoder(), "audio", 48, V, SpeechHeadConfig(
+        ddim=48, dheads=4, dunits=96, dlayers=2, dropout=0.1, ctc_weight=0.3, time_masking=False))
     (spec,) = obj.param_groups()
     opt = torch.optim.AdamW(spec["params"], lr=3e-3)
     obj.train()

@@ -11,7 +11,7 @@ from torch import nn
 from avssl.tasks.checkpoint_average import average_state_dicts, last_k
 from avssl.tasks.ctc import CTCHead
 from avssl.tasks.lr_decay import layerwise_groups
-from avssl.tasks.speech_recognition import SpeechRecognitionObjective, label_smoothing_loss
+from avssl.tasks.speech_recognition import SpeechHeadConfig, SpeechRecognitionObjective, label_smoothing_loss
 from avssl.tasks.time_mask import time_mask
 from avssl.tasks.tokenizer import Tokenizer
 from avssl.tasks.transformer_decoder import TransformerDecoder
@@ -63,7 +63,8 @@ def test_decoder_and_ctc_load_official_layout_strictly():
     obj = SpeechRecognitionObjective(DummyBlockEncoder(512, 1), "video", 512, 1049)
     head_keys = {k for k in obj.state_dict() if not k.startswith("encoder.")}
     assert head_keys == set(keys)
-    obj2 = SpeechRecognitionObjective(DummyBlockEncoder(512, 1), "video", 512, 1049, ddim=256, dunits=2048)
+    obj2 = SpeechRecognitionObjective(DummyBlockEncoder(512, 1), "video", 512, 1049,
+                                      SpeechHeadConfig(ddim=256, dunits=2048))
     assert "proj_decoder.weight" in obj2.state_dict()
 
 
@@ -99,7 +100,7 @@ def test_layerwise_decay_groups():
     flat = layerwise_groups(nn.GRU(4, 4), lr=1e-3, decay=0.5, weight_decay=0.0)
     assert [g["lr"] for g in flat] == [1e-3]
     # objective: one optimiser dict; head group at its own lr; torch accepts it
-    obj = SpeechRecognitionObjective(enc, "video", 16, 20, ddim=16, dheads=2, dunits=32, dlayers=1)
+    obj = SpeechRecognitionObjective(enc, "video", 16, 20, SpeechHeadConfig(ddim=16, dheads=2, dunits=32, dlayers=1))
     (opt,) = obj.param_groups()
     assert {g["name"]: g["lr"] for g in opt["params"]}["head"] == 5e-3
     assert sum(len(g["params"]) for g in opt["params"]) == len(list(obj.parameters()))
@@ -151,7 +152,8 @@ def test_label_smoothing_loss_matches_manual():
 def test_joint_loss_finite_and_decreasing():
     torch.manual_seed(0)
     enc = DummyBlockEncoder(32, blocks=2, video=False)
-    obj = SpeechRecognitionObjective(enc, "audio", 32, 12, ddim=32, dheads=2, dunits=64, dlayers=1, dropout=0.0)
+    obj = SpeechRecognitionObjective(enc, "audio", 32, 12,
+                                     SpeechHeadConfig(ddim=32, dheads=2, dunits=64, dlayers=1, dropout=0.0))
     # toy task: each "word" k is a fixed random waveform pattern; labels = the word sequence
     pats = torch.randn(10, 640 * 3)
     seqs = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [2, 2, 5]]
@@ -185,7 +187,7 @@ def test_vsr_objective_end_to_end_with_tokenizer():
     torch.manual_seed(0)
     tok = Tokenizer.train(["lips move", "read my lips", "move on"] * 3, vocab_size=16)
     obj = SpeechRecognitionObjective(DummyBlockEncoder(16, 2, video=True), "video", 16, tok.vocab_size,
-                                     tokenizer=tok, ddim=24, dheads=2, dunits=32, dlayers=1)
+                                     SpeechHeadConfig(ddim=24, dheads=2, dunits=32, dlayers=1), tokenizer=tok)
     assert "proj_decoder.weight" in obj.state_dict()  # widths differ -> projection, as in the official code
     T = 30
     lengths = torch.tensor([30, 20])

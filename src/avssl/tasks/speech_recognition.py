@@ -111,29 +111,26 @@ class SpeechRecognitionObjective(FinetuneObjective):
     def from_config(cls, encoder: nn.Module, modality: str, adim: int, tokenizer, config: SpeechHeadConfig, *,
                     freeze_encoder: bool = False, decoding: BeamSearchConfig | None = None, noise_augment=None):
         """The objective for ``tokenizer``'s vocabulary with the head ``config`` describes."""
-        return cls(encoder, modality, adim, tokenizer.vocab_size, tokenizer=tokenizer, freeze_encoder=freeze_encoder,
-                   decoding=decoding, noise_augment=noise_augment, **vars(config))
+        return cls(encoder, modality, adim, tokenizer.vocab_size, config, tokenizer=tokenizer,
+                   freeze_encoder=freeze_encoder, decoding=decoding, noise_augment=noise_augment)
 
-    def __init__(self, encoder: nn.Module, modality: str, adim: int, vocab_size: int, *, tokenizer=None,
-                 ddim: int = 512, dheads: int = 8, dunits: int = 2048, dlayers: int = 6, dropout: float = 0.1,
-                 ctc_weight: float = 0.1, label_smoothing: float = 0.1, freeze_encoder: bool = False,
-                 lr_encoder: float = 1e-3, lr_head: float = 5e-3, layer_decay: float = 0.5,
-                 weight_decay: float = 0.1, betas: tuple = (0.9, 0.98), time_masking: bool = True,
-                 decoding: BeamSearchConfig | None = None, noise_augment=None, frozen_adapter_kernel: int = 0,
-                 feature_norm: bool = False):
-        super().__init__(encoder, modality, freeze_encoder, noise_augment, adim if feature_norm else None)
+    def __init__(self, encoder: nn.Module, modality: str, adim: int, vocab_size: int,
+                 config: SpeechHeadConfig = SpeechHeadConfig(), *, tokenizer=None, freeze_encoder: bool = False,
+                 decoding: BeamSearchConfig | None = None, noise_augment=None):
+        c = config
+        super().__init__(encoder, modality, freeze_encoder, noise_augment, adim if c.feature_norm else None)
         # Frozen encoders only: a fine-tuned model keeps the official module tree (released checkpoints load).
-        use_adapter = freeze_encoder and frozen_adapter_kernel > 0
-        self.adapter = TemporalAdapter(adim, frozen_adapter_kernel) if use_adapter else None
+        use_adapter = freeze_encoder and c.frozen_adapter_kernel > 0
+        self.adapter = TemporalAdapter(adim, c.frozen_adapter_kernel) if use_adapter else None
         self.vocab_size = vocab_size
         self.blank, self.sos, self.eos = 0, vocab_size - 1, vocab_size - 1
         self.tokenizer = tokenizer
-        self.ctc = CTCHead(adim, vocab_size, dropout)
-        self.proj_decoder = nn.Linear(adim, ddim) if adim != ddim else None
-        self.decoder = TransformerDecoder(vocab_size, ddim, dheads, dunits, dlayers, dropout)
-        self.ctc_weight, self.label_smoothing = ctc_weight, label_smoothing
-        self.lr_encoder, self.lr_head, self.layer_decay = lr_encoder, lr_head, layer_decay
-        self.weight_decay, self.betas, self.time_masking = weight_decay, betas, time_masking
+        self.ctc = CTCHead(adim, vocab_size, c.dropout)
+        self.proj_decoder = nn.Linear(adim, c.ddim) if adim != c.ddim else None
+        self.decoder = TransformerDecoder(vocab_size, c.ddim, c.dheads, c.dunits, c.dlayers, c.dropout)
+        self.ctc_weight, self.label_smoothing = c.ctc_weight, c.label_smoothing
+        self.lr_encoder, self.lr_head, self.layer_decay = c.lr_encoder, c.lr_head, c.layer_decay
+        self.weight_decay, self.betas, self.time_masking = c.weight_decay, c.betas, c.time_masking
         self.decoding = decoding or BeamSearchConfig()
 
     # ---- helpers ------------------------------------------------------------------------------------------
