@@ -79,10 +79,21 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int]:
     return time.perf_counter() - t0, peak[0]
 
 
-def startup_figures(logs: Path) -> str:
-    """Median / min / max start-up over the job logs under ``logs`` (see the module docstring)."""
-    found = [float(m.group(1)) for log in sorted(logs.rglob("*.log"))
-             for m in re.finditer(r"done in [\d.]+ s \(start-up ([\d.]+) s\)", log.read_text(errors="replace"))]
+def job_timings(logs: Path) -> list[tuple[str, float, float]]:
+    """(stage, stage work s, start-up s) of every job log under ``logs``, from its ``done in X s (start-up Y s)``
+    line; the stage is the log's top folder (logs/finetune/...) or its name (logs/report.log)."""
+    out = []
+    for log in sorted(logs.rglob("*.log")):
+        rel = log.relative_to(logs)
+        stage = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        for m in re.finditer(r"done in ([\d.]+) s \(start-up ([\d.]+) s\)", log.read_text(errors="replace")):
+            out.append((stage, float(m.group(1)), float(m.group(2))))
+    return out
+
+
+def startup_figures(timings: list[tuple[str, float, float]], logs: Path) -> str:
+    """Median / min / max start-up over the job logs (see the module docstring)."""
+    found = [startup for _, _, startup in timings]
     if not found:
         return f"start-up per job: no 'start-up' lines in {logs}"
     return (f"start-up per job (process start to stage work, {len(found)} job logs): "
@@ -90,12 +101,11 @@ def startup_figures(logs: Path) -> str:
             f"total {sum(found):.0f} s (target: median <= 1.5 s)")
 
 
-def stage_work(logs: Path) -> str:
+def stage_work(timings: list[tuple[str, float, float]]) -> str:
     """Seconds of stage work (the ``done in`` figures) summed per stage, largest first: where the time goes."""
     per: dict[str, list[float]] = {}
-    for log in sorted(logs.rglob("*.log")):
-        for m in re.finditer(r"done in ([\d.]+) s \(start-up", log.read_text(errors="replace")):
-            per.setdefault(log.relative_to(logs).parts[0], []).append(float(m.group(1)))
+    for stage, work, _ in timings:
+        per.setdefault(stage, []).append(work)
     rows = sorted(per.items(), key=lambda kv: -sum(kv[1]))
     return "stage work (s, jobs): " + ", ".join(f"{k} {sum(v):.0f} ({len(v)})" for k, v in rows) + (
         f"; total {sum(sum(v) for v in per.values()):.0f} s")
@@ -124,8 +134,10 @@ def main() -> None:
         noop, _ = timed(smk, root, env)
         print(f"preset {args.directory!r}: full run {full:.0f} s on {args.cores} cores; peak memory: "
               f"{maxrss / 1024:.0f} MB largest process, {peak_total / 1024:.0f} MB all processes together")
-        print(startup_figures(root / args.directory / "logs"))
-        print(stage_work(root / args.directory / "logs"))
+        logs = root / args.directory / "logs"
+        timings = job_timings(logs)
+        print(startup_figures(timings, logs))
+        print(stage_work(timings))
         print(f"no-op snakemake: {noop:.1f} s (target <= 5 s)")
         if args.directory == "." and not args.configfile:
             dvc = [str(BIN / "dvc")]
