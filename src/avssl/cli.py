@@ -933,7 +933,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"avssl {args.command}: error: {message}", file=sys.stderr)
         return 1
-    if args.command in ("synth", "preprocess", "pretrain", "finetune", "evaluate", "report"):
+    from avssl.stages import STAGES  # after the work: the stage table's commands are the DAG's jobs
+
+    if args.command in {stage.command for stage in STAGES}:
         print(f"avssl {args.command}: done in {time.perf_counter() - start:.1f} s{_startup_note()}", file=sys.stderr)
     return 0
 
