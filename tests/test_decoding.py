@@ -21,10 +21,13 @@ def full_ctc_logprob(lp, y, blank=0):
 
 
 @pytest.mark.parametrize("y", [[1, 2, 3], [2, 2, 4], [3], [1, 4, 1, 4]])
-def test_prefix_scores_sum_to_sequence_probability(y):
+@pytest.mark.parametrize("T,scale", [(9, 1.0), (300, 25.0)])
+def test_prefix_scores_sum_to_sequence_probability(y, T, scale):
+    """Also long and peaky (|cumulative log-probabilities| in the thousands, where the closed-form frame
+    recursion's differences of cumulative sums would lose precision outside float64)."""
     torch.manual_seed(len(y))
-    T, V = 9, 6  # eos = 5
-    lp = torch.randn(T, V).log_softmax(-1).double()
+    V = 6  # eos = 5
+    lp = (scale * torch.randn(T, V)).log_softmax(-1).float()
     sc = CTCPrefixScorer(lp, blank=0, eos=5)
     r, psi = sc.initial_state()
     total = 0.0
@@ -37,7 +40,7 @@ def test_prefix_scores_sum_to_sequence_probability(y):
         assert delta[0, 0] <= 1e-9  # prefix probability never increases
         total += delta[0, 0].item()
         r, psi, last = r_new[:, 0], psi_new[:, 0], torch.tensor([c])
-    assert total == pytest.approx(full_ctc_logprob(lp, y), abs=1e-6)
+    assert total == pytest.approx(full_ctc_logprob(lp.double(), y), abs=1e-6)
 
 
 def test_prefix_score_matches_brute_force_prefix_probability():
