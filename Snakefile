@@ -21,6 +21,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/stages.smk"
 include: "workflow/rules/dvc.smk"
+include: "workflow/rules/forkserver.smk"
 
 
 rule all:

@@ -79,32 +79,35 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int]:
     return time.perf_counter() - t0, peak[0]
 
 
-def job_timings(logs: Path) -> list[tuple[str, float, float]]:
-    """(stage, stage work s, start-up s) of every job log under ``logs``, from its ``done in X s (start-up Y s)``
-    line; the stage is the log's top folder (logs/finetune/...) or its name (logs/report.log)."""
+def job_timings(logs: Path) -> list[tuple[str, float, float, bool]]:
+    """(stage, stage work s, start-up s, forked) of every job log under ``logs``, from its ``done in X s (start-up
+    Y s)`` line (``, forked)`` when a fork server ran it); the stage is the log's top folder (logs/finetune/...)
+    or its name (logs/report.log)."""
     out = []
     for log in sorted(logs.rglob("*.log")):
         rel = log.relative_to(logs)
         stage = rel.parts[0] if len(rel.parts) > 1 else rel.stem
-        for m in re.finditer(r"done in ([\d.]+) s \(start-up ([\d.]+) s\)", log.read_text(errors="replace")):
-            out.append((stage, float(m.group(1)), float(m.group(2))))
+        text = log.read_text(errors="replace")
+        for m in re.finditer(r"done in ([\d.]+) s \(start-up ([\d.]+) s(, forked)?\)", text):
+            out.append((stage, float(m.group(1)), float(m.group(2)), m.group(3) is not None))
     return out
 
 
-def startup_figures(timings: list[tuple[str, float, float]], logs: Path) -> str:
+def startup_figures(timings: list[tuple[str, float, float, bool]], logs: Path) -> str:
     """Median / min / max start-up over the job logs (see the module docstring)."""
-    found = [startup for _, _, startup in timings]
+    found = [startup for _, _, startup, _ in timings]
+    forked = sum(1 for *_, f in timings if f)
     if not found:
         return f"start-up per job: no 'start-up' lines in {logs}"
-    return (f"start-up per job (process start to stage work, {len(found)} job logs): "
+    return (f"start-up per job (process start to stage work, {len(found)} job logs, {forked} forked): "
             f"median {statistics.median(found):.2f} s, min {min(found):.2f} s, max {max(found):.2f} s, "
             f"total {sum(found):.0f} s (target: median <= 1.5 s)")
 
 
-def stage_work(timings: list[tuple[str, float, float]]) -> str:
+def stage_work(timings: list[tuple[str, float, float, bool]]) -> str:
     """Seconds of stage work (the ``done in`` figures) summed per stage, largest first: where the time goes."""
     per: dict[str, list[float]] = {}
-    for stage, work, _ in timings:
+    for stage, work, *_ in timings:
         per.setdefault(stage, []).append(work)
     rows = sorted(per.items(), key=lambda kv: -sum(kv[1]))
     return "stage work (s, jobs): " + ", ".join(f"{k} {sum(v):.0f} ({len(v)})" for k, v in rows) + (

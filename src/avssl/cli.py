@@ -894,13 +894,28 @@ COMMANDS = {
 
 
 def _startup_note() -> str:
-    """`` (start-up X s)``: process start to stage work, read from the job logs by bench/bench_workflow.py."""
+    """`` (start-up X s)``, ``(start-up X s, forked)`` for a job forked by avssl.forkserver: process start to stage
+    work, read from the job logs by bench/bench_workflow.py."""
     run = sys.modules.get("avssl.tracking.run")
     seconds = run.startup_seconds() if run is not None else None
-    return "" if seconds is None else f" (start-up {seconds:.2f} s)"
+    if seconds is None:
+        return ""
+    return f" (start-up {seconds:.2f} s{', forked' if run.forked() else ''})"
+
+
+def _stage_commands() -> set[str]:
+    from avssl.stages import STAGES
+
+    return {stage.command for stage in STAGES}
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] in _stage_commands():
+        from avssl import forkserver  # the console script: a warm fork server may run this job (AVSSL_FORKSERVER)
+
+        code = forkserver.delegate(sys.argv[1:])
+        if code is not None:
+            return code
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -933,9 +948,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"avssl {args.command}: error: {message}", file=sys.stderr)
         return 1
-    from avssl.stages import STAGES  # after the work: the stage table's commands are the DAG's jobs
-
-    if args.command in {stage.command for stage in STAGES}:
+    if args.command in _stage_commands():  # after the work: the stage table's commands are the DAG's jobs
         print(f"avssl {args.command}: done in {time.perf_counter() - start:.1f} s{_startup_note()}", file=sys.stderr)
     return 0
 

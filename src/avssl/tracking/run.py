@@ -238,6 +238,16 @@ def _open_mlflow(uri: str, params: Any, name: str, job: str) -> Iterator[NullRun
 
 
 _stage_started: list[float] = []  # time.time() when the first stage run of this process opened
+_fork: dict[str, float | None] = {}  # in a job forked by avssl.forkserver: {"created": its client's start}
+
+
+def set_process_created(created: float | None) -> None:
+    """A forked job (avssl.forkserver) started when its client process did, not when it was forked."""
+    _fork["created"] = created
+
+
+def forked() -> bool:
+    return bool(_fork)
 
 
 def _mark_stage_start() -> None:
@@ -249,16 +259,14 @@ def startup_seconds() -> float | None:
     """Seconds from this process's creation until its stage's work began (run open), None if unknown.
 
     Covers interpreter start, imports (torch included), params validation, provenance and opening the run:
-    what every job pays before its own work. The process start comes from /proc (Linux only).
+    what every job pays before its own work. The process start comes from /proc (Linux only); a job forked by
+    :mod:`avssl.forkserver` counts from its client process's start.
     """
-    if not _stage_started:
+    from avssl.forkserver import process_created
+
+    created = _fork["created"] if _fork else process_created()
+    if not _stage_started or created is None:
         return None
-    try:
-        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    created = time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
     return max(0.0, _stage_started[0] - created)
 
 
