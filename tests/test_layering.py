@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "avssl"
-LEVEL = {"data": 1, "report": 1, "models": 2, "preprocessing": 2, "training": 3, "tasks": 4, "cli": 5,
+LEVEL = {"data": 1, "report": 1, "models": 2, "preprocessing": 2, "training": 3, "tasks": 4, "cli": 5, "forkserver": 5,
          "__main__": 6}  # the package's own __init__ (its lazy public API) is the front door too
 KNOWN = {
     ("avssl.training.raven_probe", "avssl.tasks"),  # RAVEn's probe heads reuse the CTC head and decoder

@@ -29,6 +29,8 @@ import struct
 import sys
 import time
 
+from avssl.process_clock import process_created
+
 IDLE_S = 600.0
 # Shell bookkeeping that differs between jobs of one workflow and that no library reads at import time.
 ENV_IGNORED = frozenset({"_", "PWD", "OLDPWD", "SHLVL"})
@@ -153,18 +155,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def process_created() -> float | None:
-    """This process's creation time (epoch s), from /proc: the job's start-up is counted from here."""
-    try:
-        with open("/proc/self/stat") as fh:
-            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as fh:
-            uptime = float(fh.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
 def _start_server(folder: str, key: str) -> None:

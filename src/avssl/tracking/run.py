@@ -262,7 +262,7 @@ def startup_seconds() -> float | None:
     what every job pays before its own work. The process start comes from /proc (Linux only); a job forked by
     :mod:`avssl.forkserver` counts from its client process's start.
     """
-    from avssl.forkserver import process_created
+    from avssl.process_clock import process_created
 
     created = _fork["created"] if _fork else process_created()
     if not _stage_started or created is None:
