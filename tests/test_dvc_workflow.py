@@ -54,9 +54,17 @@ def dvc_copy(tmp_path_factory, tiny_dag) -> Path:
 
 
 def test_dvc_yields_the_same_metrics_as_snakemake(dvc_copy, tiny_dag):
+    """Same metrics and weights, whether a job ran in a fork server's child (Snakemake) or a plain process (DVC)."""
     ours = json.loads((dvc_copy / "results/evaluate" / REL / "metrics.json").read_text())
     theirs = json.loads((tiny_dag / "results/evaluate" / REL / "metrics.json").read_text())
     assert ours == theirs
+    weights = f"results/finetune/{REL}/model.safetensors"
+    assert (dvc_copy / weights).read_bytes() == (tiny_dag / weights).read_bytes()
+    # Snakemake's jobs ran in forked children (all but the first of each environment and any that started while
+    # its server was still importing), DVC's as plain processes.
+    ends = [line for log in (tiny_dag / "logs").rglob("*.log") for line in log.read_text().splitlines()
+            if " done in " in line and "start-up" in line]  # fmt: skip
+    assert sum("forked)" in line for line in ends) >= len(ends) // 2, ends
 
 
 def test_second_dvc_repro_does_nothing(dvc_copy):
