@@ -273,7 +273,7 @@ def test_ctc_prefix_scores_of_padded_utterances_equal_unpadded():
             fin = torch.isfinite(d_a[0])
             assert torch.allclose(d_b[b][fin], d_a[0][fin], atol=1e-9, rtol=0)
             assert torch.allclose(psi_b[b][fin], psi_a[0][fin], atol=1e-9, rtol=0)
-            assert torch.allclose(r_b[b, ..., : lengths[b], :], r_a[0], atol=1e-9, rtol=0)
+            assert torch.allclose(r_b[b, ..., : lengths[b]], r_a[0], atol=1e-9, rtol=0)
             states[b] = (r_a[:, :, 0], psi_a[:, :, 0])
         r, psi, last = r_b[:, :, 0], psi_b[:, :, 0], cand[..., 0]
 

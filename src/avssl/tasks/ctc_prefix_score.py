@@ -41,8 +41,10 @@ class CTCPrefixScorer:
         self.valid = frames[None] < lengths[:, None]  # (B, T)
         self.last_frame = (lengths - 1).long()
         # float64 (see module docstring); a -inf log-probability would make A_t - A_{t-1} undefined, and
-        # e^-1e4 is zero in any precision, so clamping changes no probability
-        self.x = log_probs.double().clamp(min=-1e4).masked_fill(~self.valid[..., None], 0.0)
+        # e^-1e4 is zero in any precision, so clamping changes no probability. Stored (B, V, T): every scan runs
+        # over frames, and along contiguous memory torch's cumsum/logcumsumexp are several times faster.
+        x = log_probs.double().clamp(min=-1e4).masked_fill(~self.valid[..., None], 0.0)
+        self.x = x.transpose(1, 2).contiguous()
         self.blank, self.eos = blank, eos
 
     def select(self, rows: torch.Tensor) -> "CTCPrefixScorer":
@@ -53,34 +55,34 @@ class CTCPrefixScorer:
 
     def initial_state(self) -> tuple[torch.Tensor, torch.Tensor]:
         """State (B, 1, ...) of the empty prefix (<sos>): r^n = -inf, r^b_t = sum_{s<=t} log p(blank); psi = 0."""
-        B, T, _ = self.x.shape
-        r = torch.full((B, 1, T, 2), NEG_INF, dtype=self.x.dtype, device=self.x.device)
-        r[:, 0, :, 1] = torch.cumsum(self.x[..., self.blank], dim=1)
+        B, _, T = self.x.shape
+        r = torch.full((B, 1, 2, T), NEG_INF, dtype=self.x.dtype, device=self.x.device)
+        r[:, 0, 1] = torch.cumsum(self.x[:, self.blank], dim=1)
         return r, torch.zeros(B, 1, dtype=self.x.dtype, device=self.x.device)
 
     def score(self, r_prev: torch.Tensor, psi_prev: torch.Tensor, last: torch.Tensor | None,
               prefix_len: int, cand: torch.Tensor):
         """Extend W prefixes per utterance (all of ``prefix_len`` labels) by K candidates each.
 
-        r_prev (B, W, T, 2), psi_prev (B, W), last (B, W) last label of each prefix (None for the empty prefix),
-        cand (B, W, K) candidate labels. Returns (delta (B, W, K) = psi(g+c) - psi(g), r_new (B, W, K, T, 2),
-        psi (B, W, K)).
+        r_prev (B, W, 2, T) (log r^n, log r^b), psi_prev (B, W), last (B, W) last label of each prefix (None for
+        the empty prefix), cand (B, W, K) candidate labels. Returns (delta (B, W, K) = psi(g+c) - psi(g),
+        r_new (B, W, K, 2, T), psi (B, W, K)).
         """
         B, W, K = cand.shape
-        T = self.x.shape[1]
-        xc = self.x.gather(2, cand.reshape(B, 1, W * K).expand(B, T, W * K)).view(B, T, W, K).permute(0, 2, 3, 1)
-        r_sum = torch.logaddexp(r_prev[..., 0], r_prev[..., 1])  # (B, W, T) total prob of g up to t
+        T = self.x.shape[2]
+        xc = self.x.gather(1, cand.reshape(B, W * K, 1).expand(B, W * K, T)).view(B, W, K, T)  # log p_t(c)
+        r_sum = torch.logaddexp(r_prev[:, :, 0], r_prev[:, :, 1])  # (B, W, T) total prob of g up to t
         # phi_t = prob of g ending at t such that c may follow as a new label (repeat needs a blank between)
         phi = r_sum[:, :, None].expand(B, W, K, T)
         if last is not None:
-            phi = torch.where((cand == last[..., None])[..., None], r_prev[:, :, None, :, 1], phi)
-        r = torch.full((B, W, K, T, 2), NEG_INF, dtype=self.x.dtype, device=self.x.device)
+            phi = torch.where((cand == last[..., None])[..., None], r_prev[:, :, None, 1], phi)
+        r = torch.full((B, W, K, 2, T), NEG_INF, dtype=self.x.dtype, device=self.x.device)
         start = max(1, prefix_len)
         if prefix_len == 0:
             r[..., 0, 0] = xc[..., 0]
         psi = r[..., 0, 0].clone()  # a prefix of prefix_len + 1 labels cannot end before frame prefix_len
         if T > start:
-            _recurse(r, phi, xc, self.x[:, None, None, :, self.blank].expand(B, W, K, T), start)
+            _recurse(r, phi, xc, self.x[:, None, None, self.blank], start)
             # psi = logsumexp_t (phi_{t-1} + x_t(c)) over the valid t >= start, plus the initial term
             terms = (phi[..., start - 1 : T - 1] + xc[..., start:]).masked_fill(~self.valid[:, None, None, start:],
                                                                                 NEG_INF)  # fmt: skip
@@ -96,18 +98,20 @@ class CTCPrefixScorer:
 
 
 def _recurse(r: torch.Tensor, phi: torch.Tensor, xc: torch.Tensor, xb: torch.Tensor, start: int) -> None:
-    """Fill r[..., start:, :] in place: r^n_t = (r^n_{t-1} + phi_{t-1}) p_t(c), r^b_t = (r^n_{t-1} + r^b_{t-1})
-    p_t(blank), for t >= start."""
-    T = r.shape[-2]
-    r[..., start:, 0] = _linear_scan(r[..., start - 1, 0], phi[..., start - 1 : T - 1], xc[..., start:])
-    r[..., start:, 1] = _linear_scan(r[..., start - 1, 1], r[..., start - 1 : T - 1, 0], xb[..., start:])
+    """Fill r[..., :, start:] (B, W, K, 2, T) in place: r^n_t = (r^n_{t-1} + phi_{t-1}) p_t(c),
+    r^b_t = (r^n_{t-1} + r^b_{t-1}) p_t(blank), for t >= start. ``xb`` (B, 1, 1, T) broadcasts."""
+    T = r.shape[-1]
+    rn, rb = r[..., 0, :], r[..., 1, :]
+    rn[..., start:] = _linear_scan(rn[..., start - 1], phi[..., start - 1 : T - 1], xc[..., start:])
+    rb[..., start:] = _linear_scan(rb[..., start - 1], rn[..., start - 1 : T - 1], xb[..., start:])
 
 
 def _linear_scan(init: torch.Tensor, inflow: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
     """All y_t of y_t = (y_{t-1} + inflow_t) * p_t, t = 0..L-1, in the log domain (y_{-1} = ``init``).
 
     y_t = P_t * sum_{s<=t} inflow'_s / P_{s-1} with P_t = prod_{u<=t} p_u and inflow'_0 = inflow_0 + y_{-1}.
-    ``init`` (...,), ``inflow`` and ``log_p`` (..., L). Differences of cumulative sums: call in float64.
+    ``init`` (...,), ``inflow`` and ``log_p`` (..., L), ``log_p`` may broadcast against ``inflow``. Differences of
+    cumulative sums: call in float64.
     """
     cum = torch.cumsum(log_p, dim=-1)
     before = torch.cat([torch.zeros_like(cum[..., :1]), cum[..., :-1]], dim=-1)  # log P_{t-1}, P_{-1} = 1
