@@ -6,8 +6,8 @@ module tree must reproduce their names (``embed.0``, ``decoders.N.{self_attn,src
 
 Architecture: token embedding scaled by sqrt(d) + absolute sinusoidal positions, ``N`` pre-norm blocks
 (self-attention, source attention, ReLU FFN; LayerNorm eps 1e-12 as in ESPnet), final LayerNorm, vocabulary
-projection. :meth:`TransformerDecoder.step` decodes one token for many hypotheses at once with cached keys and
-values, which is what makes batched beam search cheap.
+projection. :meth:`TransformerDecoder.step` decodes one token for many hypotheses of many utterances at once with
+cached keys and values, which is what makes batched beam search cheap.
 """
 
 from __future__ import annotations
