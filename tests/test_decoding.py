@@ -7,7 +7,7 @@ from torch import nn
 
 torch.set_num_threads(1)  # shared 2-core machine: intra-op threads only add contention for tiny models
 
-from avssl.tasks.beam_search import BeamSearchConfig, beam_search
+from avssl.tasks.beam_search import BeamSearchConfig, batch_beam_search, beam_search
 from avssl.tasks.ctc import greedy_ctc_decode
 from avssl.tasks.ctc_prefix_score import CTCPrefixScorer
 from avssl.tasks.metrics import wer
@@ -28,18 +28,18 @@ def test_prefix_scores_sum_to_sequence_probability(y, T, scale):
     torch.manual_seed(len(y))
     V = 6  # eos = 5
     lp = (scale * torch.randn(T, V)).log_softmax(-1).float()
-    sc = CTCPrefixScorer(lp, blank=0, eos=5)
+    sc = CTCPrefixScorer(lp[None], blank=0, eos=5)
     r, psi = sc.initial_state()
     total = 0.0
     last = None
     for i, c in enumerate(y + [5]):
         # score the true token among other candidates to exercise the batching
-        cand = torch.tensor([[c, 4 if c != 4 else 3, 0]])
+        cand = torch.tensor([[[c, 4 if c != 4 else 3, 0]]])
         delta, r_new, psi_new = sc.score(r, psi, last, i, cand)
-        assert delta[0, 2] == float("-inf")  # blank is never a label
-        assert delta[0, 0] <= 1e-9  # prefix probability never increases
-        total += delta[0, 0].item()
-        r, psi, last = r_new[:, 0], psi_new[:, 0], torch.tensor([c])
+        assert delta[0, 0, 2] == float("-inf")  # blank is never a label
+        assert delta[0, 0, 0] <= 1e-9  # prefix probability never increases
+        total += delta[0, 0, 0].item()
+        r, psi, last = r_new[:, :, 0], psi_new[:, :, 0], torch.tensor([[c]])
     assert total == pytest.approx(full_ctc_logprob(lp.double(), y), abs=1e-6)
 
 
@@ -69,14 +69,14 @@ def test_prefix_score_matches_brute_force_prefix_probability():
                 tot += float(torch.prod(probs[torch.arange(T), torch.tensor(path)]))
         return tot
 
-    sc = CTCPrefixScorer(lp, 0, 3)
+    sc = CTCPrefixScorer(lp[None], 0, 3)
     r, psi = sc.initial_state()
-    _, r1, psi1 = sc.score(r, psi, None, 0, torch.tensor([[1, 2]]))
-    assert psi1[0, 0].exp().item() == pytest.approx(brute([1]), rel=1e-6)
-    assert psi1[0, 1].exp().item() == pytest.approx(brute([2]), rel=1e-6)
-    _, r2, psi2 = sc.score(r1[:, 0], psi1[:, 0], torch.tensor([1]), 1, torch.tensor([[1, 2]]))
-    assert psi2[0, 0].exp().item() == pytest.approx(brute([1, 1]), rel=1e-6)
-    assert psi2[0, 1].exp().item() == pytest.approx(brute([1, 2]), rel=1e-6)
+    _, r1, psi1 = sc.score(r, psi, None, 0, torch.tensor([[[1, 2]]]))
+    assert psi1[0, 0, 0].exp().item() == pytest.approx(brute([1]), rel=1e-6)
+    assert psi1[0, 0, 1].exp().item() == pytest.approx(brute([2]), rel=1e-6)
+    _, r2, psi2 = sc.score(r1[:, :, 0], psi1[:, :, 0], torch.tensor([[1]]), 1, torch.tensor([[[1, 2]]]))
+    assert psi2[0, 0, 0].exp().item() == pytest.approx(brute([1, 1]), rel=1e-6)
+    assert psi2[0, 0, 1].exp().item() == pytest.approx(brute([1, 2]), rel=1e-6)
 
 
 def test_incremental_step_equals_full_forward():
@@ -229,7 +229,7 @@ def test_beam_search_options(trained_toy):
     calls = []
 
     def lm(prefixes):
-        calls.append(prefixes.shape)
+        calls.append(prefixes.clone())
         out = torch.full((prefixes.shape[0], obj.vocab_size), -20.0)
         out[:, 3] = 0.0
         return out
@@ -239,11 +239,67 @@ def test_beam_search_options(trained_toy):
     # (attention-only here: the toy CTC is so peaky that it vetoes any label the audio does not support)
     att = obj.predict(one, cfg=BeamSearchConfig(beam_size=4, ctc_weight=0.0))["tokens"]
     strong = obj.predict(one, cfg=BeamSearchConfig(beam_size=4, ctc_weight=0.0, lm_weight=5.0), lm=lm)["tokens"]
-    assert calls and all(calls[0][0] <= 4 for _ in calls)
+    # one call per step for all hypotheses of the 4 utterances (at most beam x utterances), prefixes from <sos>
+    assert calls and all(p.shape[0] <= 4 * 4 and (p[:, 0] == obj.sos).all() for p in calls)
+    assert [p.shape[1] for p in calls] == list(range(1, len(calls) + 1))
     assert sum(t == 3 for h in strong for t in h) > sum(t == 3 for h in att for t in h)
     # a big negative length bonus shortens outputs
     short = obj.predict(one, cfg=BeamSearchConfig(beam_size=4, ctc_weight=0.3, length_bonus=-50.0))["tokens"]
     assert sum(map(len, short)) <= sum(map(len, base))
+
+
+def test_ctc_prefix_scores_of_padded_utterances_equal_unpadded():
+    """Batched beam search pads utterances to the longest: padding frames (garbage here) must not contribute and
+    <eos> must read each utterance's own last frame."""
+    torch.manual_seed(3)
+    V, lengths = 6, [9, 4, 7]
+    lps = [(3.0 * torch.randn(n, V)).log_softmax(-1) for n in lengths]
+    padded = torch.randn(3, 9, V)  # garbage in the padding frames
+    for b, lp in enumerate(lps):
+        padded[b, : lengths[b]] = lp
+    batch = CTCPrefixScorer(padded, blank=0, eos=5, lengths=torch.tensor(lengths))
+    alone = [CTCPrefixScorer(lp[None], blank=0, eos=5) for lp in lps]
+    # two hypotheses per utterance, each extended by its first candidate: 1 1 1 and 1 1 1 (repeats) and 2 4 2
+    cands = [torch.tensor([[[1, 2, 5, 0], [2, 4, 5, 3]]] * 3), torch.tensor([[[1, 2, 5, 0], [4, 2, 5, 3]]] * 3)]
+    r, psi = (t.expand(3, 2, *t.shape[2:]) for t in batch.initial_state())
+    states = [tuple(t.expand(1, 2, *t.shape[2:]) for t in a.initial_state()) for a in alone]
+    last = None
+    for i in range(3):
+        cand = cands[i % 2] if i else cands[0]
+        d_b, r_b, psi_b = batch.score(r, psi, last, i, cand)
+        for b, a in enumerate(alone):
+            d_a, r_a, psi_a = a.score(*states[b], None if last is None else last[b : b + 1], i, cand[b : b + 1])
+            assert torch.equal(torch.isinf(d_b[b]), torch.isinf(d_a[0]))  # blank; impossible prefixes
+            fin = torch.isfinite(d_a[0])
+            assert torch.allclose(d_b[b][fin], d_a[0][fin], atol=1e-9, rtol=0)
+            assert torch.allclose(psi_b[b][fin], psi_a[0][fin], atol=1e-9, rtol=0)
+            assert torch.allclose(r_b[b, ..., : lengths[b]], r_a[0], atol=1e-9, rtol=0)
+            states[b] = (r_a[:, :, 0], psi_a[:, :, 0])
+        r, psi, last = r_b[:, :, 0], psi_b[:, :, 0], cand[..., 0]
+
+
+@pytest.mark.parametrize("cfg", [
+    BeamSearchConfig(beam_size=5, ctc_weight=0.3),
+    BeamSearchConfig(beam_size=4, ctc_weight=0.0, length_bonus=0.5),
+    BeamSearchConfig(beam_size=3, ctc_weight=1.0),
+    BeamSearchConfig(beam_size=4, ctc_weight=0.1, max_len_ratio=0.15),  # per-utterance length limits bite
+], ids=["joint", "attention-bonus", "ctc-only", "short-limit"])  # fmt: skip
+def test_batched_beam_search_equals_decoding_each_utterance_alone(trained_toy, cfg):
+    """One search over 40 padded utterances of different lengths gives each the hypothesis (and score) of
+    decoding it alone: per-utterance beams, ended lists, length limits and early stops."""
+    obj, batch, _, _ = trained_toy
+    feats, pm = obj.features(batch)
+    lengths = (~pm).sum(1)
+    assert len(set(lengths.tolist())) > 5
+    mem, lp = obj.memory(feats), obj.ctc.log_probs(feats) if cfg.ctc_weight > 0 else None
+    kw = {"sos": obj.sos, "eos": obj.eos, "cfg": cfg, "return_score": True}
+    batched = batch_beam_search(obj.decoder, mem, lp, lengths, **kw)
+    for b, (hyp, score) in enumerate(batched):
+        n = int(lengths[b])
+        alone_hyp, alone_score = beam_search(obj.decoder, mem[b, :n], None if lp is None else lp[b, :n], **kw)
+        assert hyp == alone_hyp
+        assert score == pytest.approx(alone_score, abs=1e-5)
+    assert obj.predict(batch, cfg=cfg)["tokens"] == [h for h, _ in batched]
 
 
 def test_greedy_ctc_collapse():

@@ -22,7 +22,7 @@ from torch import nn
 from avssl.media import SAMPLES_PER_FRAME
 from avssl.tasks import time_mask as tm
 from avssl.tasks.base import FinetuneObjective
-from avssl.tasks.beam_search import BeamSearchConfig, LMFn, beam_search
+from avssl.tasks.beam_search import BeamSearchConfig, LMFn, batch_beam_search
 from avssl.tasks.ctc import CTCHead, greedy_ctc_decode
 from avssl.tasks.lr_decay import layerwise_groups
 from avssl.tasks.transformer_decoder import TransformerDecoder
@@ -198,22 +198,19 @@ class SpeechRecognitionObjective(FinetuneObjective):
     @torch.no_grad()
     def predict(self, batch: dict, mode: str = "beam", cfg: BeamSearchConfig | None = None,
                 lm: Optional[LMFn] = None, features: tuple | None = None) -> dict:
-        """Decode a batch. ``mode`` 'beam' (joint CTC/attention) or 'greedy_ctc'. Returns token lists and,
-        with a tokenizer, texts. ``features``: this batch's :meth:`features`, when several decoders read them."""
+        """Decode a batch. ``mode`` 'beam' (joint CTC/attention, all utterances in one batched search) or
+        'greedy_ctc'. Returns token lists and, with a tokenizer, texts. ``features``: this batch's
+        :meth:`features`, when several decoders read them."""
         cfg = cfg or self.decoding
         feats, pm = features if features is not None else self.features(batch)
         B, T = feats.shape[:2]
-        lengths = (~pm).sum(1) if pm is not None else torch.full((B,), T, dtype=torch.long)
+        lengths = (~pm).sum(1) if pm is not None else torch.full((B,), T, dtype=torch.long, device=feats.device)
         ctc_lp = self.ctc.log_probs(feats)
         if mode == "greedy_ctc":
             hyps = greedy_ctc_decode(ctc_lp, lengths, self.blank)
         elif mode == "beam":
-            mem = self.memory(feats)
-            hyps = []
-            for b in range(B):
-                n = int(lengths[b])
-                hyps.append(beam_search(self.decoder, mem[b, :n], ctc_lp[b, :n] if cfg.ctc_weight > 0 else None,
-                                        sos=self.sos, eos=self.eos, blank=self.blank, cfg=cfg, lm=lm))
+            hyps = batch_beam_search(self.decoder, self.memory(feats), ctc_lp if cfg.ctc_weight > 0 else None,
+                                     lengths, sos=self.sos, eos=self.eos, blank=self.blank, cfg=cfg, lm=lm)
         else:
             raise ValueError(f"unknown decoding mode {mode!r}")
         out = {"tokens": hyps}

@@ -6,8 +6,8 @@ module tree must reproduce their names (``embed.0``, ``decoders.N.{self_attn,src
 
 Architecture: token embedding scaled by sqrt(d) + absolute sinusoidal positions, ``N`` pre-norm blocks
 (self-attention, source attention, ReLU FFN; LayerNorm eps 1e-12 as in ESPnet), final LayerNorm, vocabulary
-projection. :meth:`TransformerDecoder.step` decodes one token for many hypotheses at once with cached keys and
-values, which is what makes batched beam search cheap.
+projection. :meth:`TransformerDecoder.step` decodes one token for many hypotheses of many utterances at once with
+cached keys and values, which is what makes batched beam search cheap.
 """
 
 from __future__ import annotations
@@ -114,11 +114,12 @@ class DecoderLayer(nn.Module):
         if self_kv is not None:
             k, v = torch.cat([self_kv[0], k], dim=2), torch.cat([self_kv[1], v], dim=2)
         x = x_new + self.self_attn.attend(h, k, v, None)  # causal by construction: only the past is cached
-        n = x.shape[0]
+        # N = B * W hypotheses, W per utterance (grouped): the W hypotheses of an utterance are W queries of its
+        # source attention, so the memory keys/values are read once per utterance, never copied per hypothesis
         sk, sv = src_kv
-        if sk.shape[0] != n:  # one utterance shared by all hypotheses: a view, no copy
-            sk, sv = sk.expand(n, -1, -1, -1), sv.expand(n, -1, -1, -1)
-        x = x + self.src_attn.attend(self.norm2(x), sk, sv, memory_mask)
+        n, _, d = x.shape
+        src = self.src_attn.attend(self.norm2(x).reshape(sk.shape[0], -1, d), sk, sv, memory_mask)
+        x = x + src.reshape(n, 1, d)
         return x + self.feed_forward(self.norm3(x)), (k, v)
 
 
@@ -163,7 +164,8 @@ class TransformerDecoder(nn.Module):
         }
 
     def step(self, last_tokens: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
-        """Log-probabilities (N, V) of the next token given the last token of each of N hypotheses."""
+        """Log-probabilities (N, V) of the next token given the last token of each of N hypotheses: W per
+        utterance of the state's memory (N = B * W), the hypotheses of utterance b at rows b*W .. b*W + W - 1."""
         x = self.embed[0](last_tokens[:, None])
         x = self.embed[1](x, offset=state["pos"])
         new_kv = []
@@ -174,13 +176,12 @@ class TransformerDecoder(nn.Module):
         return logp, {**state, "self_kv": new_kv, "pos": state["pos"] + 1}
 
     @staticmethod
-    def select_state(state: dict, index: torch.Tensor) -> dict:
-        """Reorder/duplicate the cached hypotheses (beam search parent pointers)."""
-        sel = lambda kv: None if kv is None else (kv[0].index_select(0, index), kv[1].index_select(0, index))
-        src = state["src_kv"]
-        if src[0][0].shape[0] != 1:  # shared memory (batch 1) broadcasts; otherwise reorder it too
-            src = [sel(kv) for kv in src]
-        mask = state["mem_mask"]
-        if mask is not None and mask.shape[0] != 1:
-            mask = mask.index_select(0, index)
-        return {**state, "self_kv": [sel(kv) for kv in state["self_kv"]], "src_kv": src, "mem_mask": mask}
+    def select_state(state: dict, index: torch.Tensor, rows: torch.Tensor | None = None) -> dict:
+        """Reorder/duplicate the cached hypotheses (beam search parent pointers: ``index`` into the N rows);
+        ``rows``: the utterances that stay in the batch (their memory), None = all."""
+        sel = lambda kv, i: None if kv is None else (kv[0].index_select(0, i), kv[1].index_select(0, i))
+        src, mask = state["src_kv"], state["mem_mask"]
+        if rows is not None:
+            src = [sel(kv, rows) for kv in src]
+            mask = None if mask is None else mask.index_select(0, rows)
+        return {**state, "self_kv": [sel(kv, index) for kv in state["self_kv"]], "src_kv": src, "mem_mask": mask}
