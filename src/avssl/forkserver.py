@@ -37,10 +37,17 @@ ENV_IGNORED = frozenset({"_", "PWD", "OLDPWD", "SHLVL"})
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 # What a stage process imports before its work: loaded once in the server (a missing optional one is skipped).
 WARM_MODULES = (
-    "numpy", "torch", "yaml", "pydantic", "safetensors.torch", "sentencepiece", "matplotlib.pyplot",
-    "avssl.cli", "avssl.config", "avssl.tracking.run", "avssl.tracking.sqlite_run", "avssl.tracking.provenance",
-    "avssl.training.loop", "avssl.training.pretrain", "avssl.tasks.finetune", "avssl.tasks.evaluate",
-    "avssl.tasks.features", "avssl.models.registry", "avssl.report.stage",
+    "numpy", "torch", "torchaudio", "yaml", "pydantic", "safetensors.torch", "sentencepiece", "threadpoolctl",
+    "statistics", "matplotlib.pyplot", "PIL.PngImagePlugin",
+    "avssl.cli", "avssl.config", "avssl.config.view", "avssl.progress", "avssl.tracking.run",
+    "avssl.tracking.sqlite_run", "avssl.tracking.provenance", "avssl.data.processed", "avssl.data.batching",
+    "avssl.models.registry", "avssl.models.load", "avssl.models.encode", "avssl.models.checkpoint",
+    "avssl.models.gru", "avssl.models.logmel", "avssl.models.shukla", "avssl.models.shukla.audio_attributes",
+    "avssl.models.raven", "avssl.training.loop", "avssl.training.pretrain", "avssl.training.plots",
+    "avssl.training.raven", "avssl.training.shukla", "avssl.tasks.finetune", "avssl.tasks.evaluate",
+    "avssl.tasks.features", "avssl.tasks.base", "avssl.tasks.kinds", "avssl.tasks.classification",
+    "avssl.tasks.affect", "avssl.tasks.gru_head", "avssl.tasks.speech_recognition", "avssl.tasks.metrics",
+    "avssl.tasks.noise", "avssl.tasks.plots", "avssl.tasks.tokenizer", "avssl.report.stage",
 )  # fmt: skip
 
 
@@ -188,6 +195,10 @@ def serve(folder: str, key: str) -> None:
                 importlib.import_module(name)
             except ImportError:
                 pass
+        import threading
+
+        if threading.active_count() > 1:  # a fork copies only the calling thread: locks held by others stay held
+            raise RuntimeError(f"importing the stage modules started threads: {threading.enumerate()}")
         path = os.path.join(folder, f"{key}.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(f"{path}.{os.getpid()}")
