@@ -162,10 +162,8 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
             batch[key] = torch.stack(values)
         else:  # variable-length label sequences (e.g. tokens): pad with -1, keep lengths
             lens = torch.tensor([len(v) for v in values], dtype=torch.int64)
-            padded = values[0].new_full((b, int(lens.max())) + tuple(values[0].shape[1:]), -1)
-            for i, v in enumerate(values):
-                padded[i, : len(v)] = v
-            batch[key], batch[f"{key}_lengths"] = padded, lens
+            batch[key] = torch.nn.utils.rnn.pad_sequence(values, batch_first=True, padding_value=-1)
+            batch[f"{key}_lengths"] = lens
     return batch
 
 

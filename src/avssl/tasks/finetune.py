@@ -165,12 +165,11 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
     modalities = (spec.modality,)
     aug_seed = determinism.derive_seed(job_seed, "augment")
     # The loader leaves out the samples the model will not read (features from the table or the in-process cache).
-    train_ds = ClipDataset(ds, [r["clip_id"] for r in train_rows], train=True, seed=aug_seed,
-                           modalities=modalities, labels=labels,
-                           needs_samples=partial(objective.reads_input, training=True))  # fmt: skip
-    val_ds = ClipDataset(ds, [r["clip_id"] for r in val_rows], train=False, seed=aug_seed,
-                         modalities=modalities, labels=labels,
-                         needs_samples=partial(objective.reads_input, training=False)) if val_rows else None  # fmt: skip
+    reads = objective.reads_input
+    train_ds = ClipDataset(ds, [r["clip_id"] for r in train_rows], train=True, seed=aug_seed, modalities=modalities,
+                           labels=labels, needs_samples=partial(reads, training=True))  # fmt: skip
+    val_ds = ClipDataset(ds, [r["clip_id"] for r in val_rows], train=False, seed=aug_seed, modalities=modalities,
+                         labels=labels, needs_samples=partial(reads, training=False)) if val_rows else None  # fmt: skip
     cfg = loop_params(params, task, int(statistics.median(train_ds.lengths)), frozen=(mode == "frozen"))
 
     k = kind_of(task).snapshots(task_params(params, task))
