@@ -146,3 +146,50 @@ def test_read_only_shards_give_tensors_without_a_not_writable_warning(src):
             item = ds[0]
         item["video"].add_(1.0)
         item["face"].add_(1.0)
+
+
+class ShortAudio:
+    """``src`` with 3 frames of audio cut from odd-numbered clips: a clip's length is its shorter stream."""
+
+    def __init__(self, inner):
+        self.inner, self.index = inner, inner.index
+
+    def __getitem__(self, key):
+        item = self.inner[key]
+        return {**item, "audio": item["audio"][: -3 * 640]} if int(key[-1]) % 2 else item
+
+
+def test_items_the_model_will_not_read_carry_no_samples_but_the_same_lengths_and_labels(src):
+    """What a frozen head on cached features relies on: leaving a clip's samples out of the batch changes nothing
+    else (lengths from video, audio and max_frames; padding mask; labels), and the clips that are loaded get the
+    same random crops as when every clip is."""
+    source, ids = ShortAudio(src), src.ids()
+    labels = lambda meta: {"label": meta["label"], "seq": np.arange(meta["label"] + 1)}  # noqa: E731
+    full = ClipDataset(source, ids, train=True, seed=5, max_frames=20, labels=labels)
+    loaded = {ids[i] for i in (1, 4, 7)}
+    some = ClipDataset(source, ids, train=True, seed=5, max_frames=20, labels=labels, needs_samples=loaded.__contains__)
+    none = ClipDataset(source, ids, train=True, seed=5, max_frames=20, labels=labels, needs_samples=lambda c: False)
+    keys = [(i, 2) for i in range(8)]
+    a, b, c = (collate([ds[k] for k in keys]) for ds in (full, some, none))
+    assert any(n < min(len(src[ids[i]]["video"]), 20) for i, n in enumerate(a["lengths"].tolist()))  # audio-bound
+    assert all(n == 20 for n in a["lengths"].tolist() if n >= 20) and max(a["lengths"]) == 20  # max_frames-bound
+    for batch in (b, c):
+        assert batch["clip_id"] == a["clip_id"] and torch.equal(batch["lengths"], a["lengths"])
+        assert torch.equal(batch["padding_mask"], a["padding_mask"])
+        for key in ("label", "seq", "seq_lengths"):
+            assert torch.equal(batch[key], a[key]), key
+    assert not {"video", "audio", "face"} & set(c)
+    for key in ("video", "audio", "face"):
+        assert b[key].shape == a[key].shape
+        for i, (clip, _) in enumerate(keys):
+            want = a[key][i] if ids[clip] in loaded else torch.zeros_like(a[key][i])
+            assert torch.equal(b[key][i], want), (key, i)
+
+
+def test_labels_are_derived_once_per_clip(src):
+    calls = []
+    ds = ClipDataset(src, src.ids(), train=True, seed=1, modalities=("audio",),
+                     labels=lambda meta: calls.append(meta["clip_id"]) or {"label": meta["label"]})  # fmt: skip
+    for epoch in range(3):
+        assert [ds[(i, epoch)]["label"].item() for i in range(len(ds))] == [src[c]["meta"]["label"] for c in src.ids()]
+    assert calls == src.ids()

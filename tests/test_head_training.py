@@ -57,3 +57,39 @@ def test_task_optimizer_param_chooses_adam_or_adamw():
 
     assert not torch.equal(one_step("adam", 0.5), one_step("adamw", 0.5))
     assert torch.equal(one_step("adam", 0.0), one_step("adamw", 0.0))
+
+
+def _frozen_head(**kwargs) -> ClassificationObjective:
+    enc = nn.Linear(640, 6)
+    enc.forward = lambda x, padding_mask=None: x.reshape(x.shape[0], -1, 640) @ torch.ones(640, 6) * 1e-3
+    return ClassificationObjective(enc, "audio", 6, 3, hidden=4, freeze_encoder=True, **kwargs).train()
+
+
+def test_the_loader_sends_a_frozen_heads_samples_only_until_its_features_are_cached():
+    """reads_input tells the loader which clips' samples encode() will read: a frozen audio head's training
+    clips until each was encoded once, never those whose features come from the table; everything otherwise."""
+    torch.manual_seed(0)
+    obj = _frozen_head()
+    lengths = torch.tensor([5, 3])
+    audio = torch.randn(2, 5 * 640) * (torch.arange(5 * 640) < lengths[:, None] * 640)
+    batch = {"clip_id": ["a", "b"], "lengths": lengths, "padding_mask": torch.arange(5) >= lengths[:, None],
+             "audio": audio, "label": torch.tensor([0, 2])}  # fmt: skip
+    assert obj.reads_input("a", training=True) and obj.reads_input("a", training=False)
+    with torch.no_grad():
+        first = obj.logits(batch)
+        assert not obj.reads_input("a", training=True) and not obj.reads_input("b", training=True)
+        assert obj.reads_input("c", training=True) and obj.reads_input("a", training=False)  # eval encodes
+        without = {k: v for k, v in batch.items() if k != "audio"}
+        assert torch.equal(obj.logits(without), first)
+        mixed = dict(batch, clip_id=["a", "c"], audio=audio * torch.tensor([[0.0], [1.0]]))  # a's row not loaded
+        obj.logits(mixed)
+        assert torch.equal(obj._feature_cache["c"], obj._feature_cache["b"])  # c: b's samples, encoded alone
+
+    obj.use_features({"a": torch.zeros(5, 6)})
+    assert not obj.reads_input("a", training=True) and not obj.reads_input("a", training=False)
+    noisy = _frozen_head(noise_augment=lambda x, *_: x)  # new noise every epoch: training encodes every step
+    assert noisy.reads_input("a", training=True)
+    noisy.use_features({"a": torch.zeros(5, 6)})
+    assert noisy.reads_input("a", training=True) and not noisy.reads_input("a", training=False)
+    tuned = ClassificationObjective(nn.Linear(640, 6), "audio", 6, 3, hidden=4, freeze_encoder=False)
+    assert tuned.reads_input("a", training=True) and tuned.reads_input("a", training=False)

@@ -99,13 +99,29 @@ def test_frozen_head_from_cached_features_equals_the_old_way(tmp_path, corpus, p
 
     run_features(params, "shukla_audio", pretrained, "unused", tmp_path / "feat")
     job = (params, "emotion", "shukla_audio", "frozen", 1.0, 0, "unused")
-    old = run_finetune(*job, tmp_path / "old", pretrained=pretrained, progress=False)
+    loads = []  # (training?, clip): the samples the loader sliced and copied
+    real_samples = ClipDataset._samples
+
+    def record(self, item, *args):
+        loads.append((self.train, item["meta"]["clip_id"]))
+        return real_samples(self, item, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ClipDataset, "_samples", record)
+        old = run_finetune(*job, tmp_path / "old", pretrained=pretrained, progress=False)
+    # the in-process cache: each training clip's audio is loaded for its first encoding only (3 epochs here)
+    train_ids = sorted(r["clip_id"] for r in corpus.index if r["split"] == "train")
+    assert sorted(c for train, c in loads if train) == train_ids
 
     def no_encoding(*args, **kwargs):
         raise AssertionError("the job encoded a clip although its features are cached")
 
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the loader loaded a clip's audio although the model reads its cached features")
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("avssl.models.encode.clip_features", no_encoding)
+        mp.setattr(ClipDataset, "_samples", no_loading)
         new = run_finetune(*job, tmp_path / "new", pretrained=pretrained, progress=False, features=tmp_path / "feat")
     w_old, w_new = load_file(str(tmp_path / "old" / "model.safetensors")), load_file(str(tmp_path / "new" / "model.safetensors"))
     assert w_old.keys() == w_new.keys() and all(torch.equal(w_old[k], w_new[k]) for k in w_old)

@@ -45,7 +45,14 @@ class ClipDataset(Dataset):
 
     train: random ``crop`` x ``crop`` crop + horizontal flip (p 0.5) of the mouth video and a random temporal
     crop to ``max_frames``; eval: centre crop, first ``max_frames`` frames. ``labels(meta)`` may return extra
-    per-clip values (numbers or 1-D arrays) for downstream tasks.
+    per-clip values (numbers or 1-D arrays) for downstream tasks; they are a function of the clip's metadata, so
+    each clip's are derived once and kept (an ASR target is a SentencePiece encoding: once per clip, not per step).
+
+    ``needs_samples(clip_id)``: whether the model will read this clip's samples (``modalities``) in a batch. When
+    it says no (a frozen encoder's features come from the `features` table, or from the in-process cache once the
+    clip was encoded, see :meth:`avssl.tasks.base.FinetuneObjective.reads_input`), the item carries no samples:
+    nothing is sliced, copied or padded. Its ``length`` and labels are the same as with samples, and the random
+    draws of the clips that are loaded are unchanged (each comes from its own (seed, epoch, index) stream).
     """
 
     def __init__(
@@ -59,6 +66,7 @@ class ClipDataset(Dataset):
         max_frames: int | None = None,
         modalities: Sequence[str] = MODALITIES,
         labels: Callable[[dict], dict[str, Any]] | None = None,
+        needs_samples: Callable[[str], bool] | None = None,
     ):
         unknown = set(modalities) - set(MODALITIES)
         if unknown:
@@ -71,6 +79,8 @@ class ClipDataset(Dataset):
         self.max_frames = max_frames
         self.modalities = tuple(modalities)
         self.labels = labels
+        self.needs_samples = needs_samples
+        self._targets: dict[int, dict[str, torch.Tensor]] = {}  # clip index -> its labels, derived once
         self.lengths = [min(n, max_frames) if max_frames else n for n in frame_counts(source, self.ids)]
 
     def __len__(self) -> int:
@@ -78,18 +88,30 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         idx, epoch = key if isinstance(key, tuple) else (key, 0)
-        rng = np.random.default_rng(derive_seed(self.seed, epoch, idx))
-        # Always draw the same variates in the same order, used or not: stable streams.
-        u_start, u_y, u_x, u_flip = rng.random(4)
-        item = self.source[self.ids[idx]]
-        video = np.asarray(item["video"])
-        n = len(video)
+        clip = self.ids[idx]
+        item = self.source[clip]
+        n = len(item["video"])
         if "audio" in self.modalities:
             n = min(n, len(item["audio"]) // SAMPLES_PER_FRAME)
         t = min(n, self.max_frames) if self.max_frames else n
+        out: dict[str, Any] = {"clip_id": clip, "length": t}
+        if self.needs_samples is None or self.needs_samples(clip):
+            out.update(self._samples(item, idx, epoch, n, t))
+        if self.labels is not None:
+            if idx not in self._targets:
+                self._targets[idx] = {k: torch.as_tensor(v) for k, v in self.labels(item.get("meta", {})).items()}
+            out.update(self._targets[idx])
+        return out
+
+    def _samples(self, item: dict, idx: int, epoch: int, n: int, t: int) -> dict[str, torch.Tensor]:
+        """The clip's ``t`` frames of each modality, cropped (and flipped) as the (seed, epoch, index) stream says."""
+        rng = np.random.default_rng(derive_seed(self.seed, epoch, idx))
+        # Always draw the same variates in the same order, used or not: stable streams.
+        u_start, u_y, u_x, u_flip = rng.random(4)
         start = int(u_start * (n - t + 1)) if self.train else 0
-        out: dict[str, Any] = {"clip_id": self.ids[idx], "length": t}
+        out: dict[str, torch.Tensor] = {}
         if "video" in self.modalities:
+            video = np.asarray(item["video"])
             h, w = video.shape[1:3]
             c = self.crop
             if self.train:
@@ -108,14 +130,14 @@ class ClipDataset(Dataset):
             f = np.asarray(item["face"])[start : start + t]
             f = f[:, None] if f.ndim == 3 else f.transpose(0, 3, 1, 2)  # (t, C, H, W)
             out["face"] = torch.from_numpy(np.array(f, dtype=np.float32)) / 127.5 - 1.0
-        if self.labels is not None:
-            for k, v in self.labels(item.get("meta", {})).items():
-                out[k] = torch.as_tensor(v)
         return out
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pad to the longest clip: video (B,T,88,88), audio (B,T*640), face (B,T,C,H,W), lengths, padding_mask."""
+    """Pad to the longest clip: video (B,T,88,88), audio (B,T*640), face (B,T,C,H,W), lengths, padding_mask.
+
+    A modality none of the samples carries is left out; rows of samples without it stay zero (the model does not
+    read them: :class:`ClipDataset` ``needs_samples``)."""
     lengths = torch.tensor([s["length"] for s in samples], dtype=torch.int64)
     b, t = len(samples), int(lengths.max())
     batch: dict[str, Any] = {
@@ -124,12 +146,13 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
         "padding_mask": torch.arange(t)[None, :] >= lengths[:, None],
     }
     for key, per_frame in (("video", 1), ("audio", SAMPLES_PER_FRAME), ("face", 1)):
-        if key not in samples[0]:
+        present = [(i, s[key]) for i, s in enumerate(samples) if key in s]
+        if not present:
             continue
-        first = samples[0][key]
+        first = present[0][1]
         out = first.new_zeros((b, t * per_frame) + tuple(first.shape[1:]))
-        for i, s in enumerate(samples):
-            out[i, : len(s[key])] = s[key]
+        for i, x in present:
+            out[i, : len(x)] = x
         batch[key] = out
     for key in samples[0]:
         if key in batch or key in ("length", "video", "audio", "face"):
@@ -139,10 +162,8 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
             batch[key] = torch.stack(values)
         else:  # variable-length label sequences (e.g. tokens): pad with -1, keep lengths
             lens = torch.tensor([len(v) for v in values], dtype=torch.int64)
-            padded = values[0].new_full((b, int(lens.max())) + tuple(values[0].shape[1:]), -1)
-            for i, v in enumerate(values):
-                padded[i, : len(v)] = v
-            batch[key], batch[f"{key}_lengths"] = padded, lens
+            batch[key] = torch.nn.utils.rnn.pad_sequence(values, batch_first=True, padding_value=-1)
+            batch[f"{key}_lengths"] = lens
     return batch
 
 

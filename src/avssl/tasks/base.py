@@ -10,7 +10,8 @@ Training-time input augmentation happens in :meth:`FinetuneObjective.augment_inp
 optional additive noise (``noise_augment``, a :class:`avssl.tasks.noise.NoiseAugment`, audio only), extended by
 subclasses (time masking for ASR/VSR with a fine-tuned encoder). A frozen audio encoder whose input is not
 augmented has fixed features, so they are computed once per clip (:meth:`FinetuneObjective._cacheable`), or
-read from the `features` stage's files (:meth:`FinetuneObjective.use_features`, avssl.tasks.features).
+read from the `features` stage's files (:meth:`FinetuneObjective.use_features`, avssl.tasks.features); then the data
+loader does not load those clips' samples at all (:meth:`FinetuneObjective.reads_input`).
 
 Frozen encoder: no gradients, kept in eval mode (BatchNorm statistics and dropout must not change — the
 "frozen" baseline measures the pre-trained representation as is), excluded from the optimiser. Its features are
@@ -87,13 +88,26 @@ class FinetuneObjective(nn.Module):
         Subclasses that add augmentations override both methods."""
         return self.noise_augment is not None
 
-    def _cacheable(self, batch: dict) -> bool:
+    def _caches_features(self, training: bool) -> bool:
         """Frozen audio encoder, no input augmentation: its features never change, so compute them once.
 
         Training only (evaluation feeds the same clip ids with different noise); video is excluded (random
         crops/flips change the input each epoch), and so is any objective that augments its input."""
-        return (self.training and self.freeze_encoder and self.modality == "audio" and not self.augments_input()
-                and "clip_id" in batch and "lengths" in batch)  # fmt: skip
+        return training and self.freeze_encoder and self.modality == "audio" and not self.augments_input()
+
+    def _cacheable(self, batch: dict) -> bool:
+        return self._caches_features(self.training) and "clip_id" in batch and "lengths" in batch
+
+    def reads_input(self, clip_id: str, training: bool) -> bool:
+        """Whether :meth:`encode` of a batch (in train or eval mode) reads ``batch[modality]`` of ``clip_id``: not
+        when its features come from the table (:meth:`use_features`), nor from the in-process cache once the clip
+        was encoded. The data loader leaves out the samples the model will not read
+        (:class:`avssl.data.batching.ClipDataset` ``needs_samples``); the batch keeps clip ids, lengths and labels."""
+        if getattr(self, "_feature_table", None) is not None and (not training or self._caches_features(True)):
+            return False
+        if self._caches_features(training):
+            return clip_id not in self.__dict__.get("_feature_cache", {})
+        return True
 
     def use_features(self, table) -> None:
         """Read the frozen encoder's features from ``table`` ({clip_id: (T, D)}, see avssl.tasks.features) instead
@@ -114,9 +128,10 @@ class FinetuneObjective(nn.Module):
         from avssl.models.encode import clip_features
 
         cache = self.__dict__.setdefault("_feature_cache", {})
-        x, lengths = batch[self.modality], batch["lengths"]
+        lengths = batch["lengths"]
         for b, clip in enumerate(batch["clip_id"]):
-            if clip not in cache:
+            if clip not in cache:  # the loader sends samples of the clips not encoded yet (reads_input)
+                x = batch[self.modality]
                 cache[clip] = clip_features(self.encoder, x[b : b + 1], int(lengths[b]), self.modality)
         return _padded([cache[c] for c in batch["clip_id"]], lengths)
 

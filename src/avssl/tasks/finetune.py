@@ -137,6 +137,7 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
     """``features``: the `features` stage's folder of the frozen pre-trained encoder: training (when its input is
     not augmented) and validation read the cached features instead of running the encoder."""
     import statistics
+    from functools import partial
 
     import torch
 
@@ -163,10 +164,12 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
     labels = label_fn(task, classes, tokenizer, ds.annotations)
     modalities = (spec.modality,)
     aug_seed = determinism.derive_seed(job_seed, "augment")
-    train_ds = ClipDataset(ds, [r["clip_id"] for r in train_rows], train=True, seed=aug_seed,
-                           modalities=modalities, labels=labels)  # fmt: skip
-    val_ds = ClipDataset(ds, [r["clip_id"] for r in val_rows], train=False, seed=aug_seed,
-                         modalities=modalities, labels=labels) if val_rows else None  # fmt: skip
+    # The loader leaves out the samples the model will not read (features from the table or the in-process cache).
+    reads = objective.reads_input
+    train_ds = ClipDataset(ds, [r["clip_id"] for r in train_rows], train=True, seed=aug_seed, modalities=modalities,
+                           labels=labels, needs_samples=partial(reads, training=True))  # fmt: skip
+    val_ds = ClipDataset(ds, [r["clip_id"] for r in val_rows], train=False, seed=aug_seed, modalities=modalities,
+                         labels=labels, needs_samples=partial(reads, training=False)) if val_rows else None  # fmt: skip
     cfg = loop_params(params, task, int(statistics.median(train_ds.lengths)), frozen=(mode == "frozen"))
 
     k = kind_of(task).snapshots(task_params(params, task))
