@@ -170,9 +170,9 @@ class SpeechRecognitionObjective(FinetuneObjective):
     # ---- helpers ------------------------------------------------------------------------------------------
     def target_tensors(self, batch: dict, device: torch.device) -> DecoderTargets:
         """The batch's targets for both losses: from ``batch["tokens"]`` directly, or from the encoded texts."""
-        if "tokens" in batch:
-            tokens = torch.as_tensor(batch["tokens"]).to(device)
-        else:
+        if torch.is_tensor(batch.get("tokens")):
+            tokens = batch["tokens"].to(device)
+        else:  # texts, or per-row token lists
             tokens = pad_tokens(self.targets(batch), IGNORE, device)
         return DecoderTargets.from_padded(tokens, self.sos, self.eos)
 
