@@ -120,7 +120,8 @@ def test_real_sigkill_and_sigterm_of_a_finetune_process(tmp_path, tmp_path_facto
     termed = subprocess.run(cmd + ["--kill", "step:13:TERM"], env=env, capture_output=True, text=True, timeout=120)
     assert termed.returncode == 143 and "PREEMPTED 13" in termed.stdout, termed.stderr[-2000:]
     state = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
-    assert state["step"] == 13 and state["stateful"]["snapshots"]["epochs"] == [0, 1]
+    # epoch 0 is before the averaging window (final epoch 3, k = 3: epochs 1 and 2), so it was never written
+    assert state["step"] == 13 and state["stateful"]["snapshots"]["epochs"] == [1]
     run_stage(ASR, out)
     assert_identical(outputs(out), want)
 
@@ -155,6 +156,30 @@ def test_epoch_snapshot_files_outlive_the_checkpoint_that_needs_them(tmp_path):
     assert all(torch.equal(model.state_dict()[k], want[k]) for k in want)
     with pytest.raises(ValueError, match="missing"):
         EpochSnapshots(3, tmp_path).load_state_dict({"k": 3, "epochs": [0, 1]})
+
+
+def test_epoch_snapshots_with_known_final_epoch_write_only_the_kept_ones(tmp_path):
+    """Knowing the epoch training ends in, only the last k - 1 epochs before it are written; the kept epochs
+    and the average are those of a run that writes every epoch."""
+    from avssl.tasks.checkpoint_average import EpochSnapshots
+
+    written = []
+    results = []
+    for final in (None, 6):
+        model = torch.nn.Linear(3, 2)
+        with torch.no_grad():
+            model.weight.fill_(0.5)
+        snaps = EpochSnapshots(3, tmp_path / str(final), final_epoch=final)
+        seen = set()
+        for epoch in range(6):  # training ends in epoch 6: no snapshot of it
+            with torch.no_grad():
+                model.weight.mul_(1.5).add_(0.1)
+            snaps.on_epoch_end(epoch, model)
+            seen |= {p.name for p in (tmp_path / str(final)).glob("snapshot-epoch*")}
+        written.append(len(seen))
+        results.append((snaps.epochs, snaps.average_into(model), model.weight.detach().clone()))
+    assert written == [6, 2]
+    assert results[0][:2] == results[1][:2] == ([4, 5], 3) and torch.equal(results[0][2], results[1][2])
 
 
 def snaps_state(directory: Path, epoch: int) -> dict:

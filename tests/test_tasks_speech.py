@@ -11,7 +11,8 @@ from torch import nn
 from avssl.tasks.checkpoint_average import average_state_dicts, last_k
 from avssl.tasks.ctc import CTCHead
 from avssl.tasks.lr_decay import layerwise_groups
-from avssl.tasks.speech_recognition import SpeechHeadConfig, SpeechRecognitionObjective, label_smoothing_loss
+from avssl.tasks.speech_recognition import (IGNORE, DecoderTargets, SpeechHeadConfig, SpeechRecognitionObjective,
+                                            label_smoothing_loss, pad_tokens)
 from avssl.tasks.time_mask import time_mask
 from avssl.tasks.tokenizer import Tokenizer
 from avssl.tasks.transformer_decoder import TransformerDecoder
@@ -147,6 +148,33 @@ def test_label_smoothing_loss_matches_manual():
             q[target[b, t]] = 1 - eps
             manual += (q * (q.log() - lp[b, t])).sum()
     assert label_smoothing_loss(logits, target, eps).item() == pytest.approx(manual.item() / 2, rel=1e-5)
+
+
+def test_decoder_targets_equal_the_per_row_lists():
+    """The tensor-built targets are exactly what the per-row lists give (-1 anywhere dropped, empty rows kept)."""
+    sos = eos = 11
+    tokens = torch.tensor([[3, 4, -1, -1], [-1, -1, -1, -1], [5, -1, 6, 7], [1, 2, 3, 4]])
+    ys = [[int(t) for t in row if int(t) != IGNORE] for row in tokens]
+    got = DecoderTargets.from_padded(tokens, sos, eos)
+    want = {"flat": torch.tensor([t for y in ys for t in y]), "lengths": torch.tensor([len(y) for y in ys]),
+            "ys_in": pad_tokens([[sos] + y for y in ys], eos), "ys_out": pad_tokens([y + [eos] for y in ys], IGNORE),
+            "in_pad": pad_tokens([[0] * (len(y) + 1) for y in ys], 1).bool()}  # fmt: skip
+    for name, ref in want.items():
+        t = getattr(got, name)
+        assert t.dtype == ref.dtype and torch.equal(t, ref), name
+    assert got.ys_in.shape == (4, 5) and DecoderTargets.from_padded(tokens[:0], sos, eos).ys_in.shape == (0, 1)
+
+
+def test_decoder_constants_built_while_decoding_serve_training():
+    """The cached positions table and masks are ordinary tensors even when first built under inference mode."""
+    torch.manual_seed(0)
+    dec = TransformerDecoder(9, 16, 2, 32, 1, dropout=0.0)
+    tokens, memory = torch.tensor([[8, 1, 2, 3, 4, 5, 6]]), torch.randn(1, 5, 16)
+    with torch.inference_mode():
+        first = dec(tokens, memory)
+    out = dec(tokens, memory, token_padding_mask=torch.zeros(1, 7, dtype=torch.bool))
+    out.sum().backward()  # would raise if a cached constant were an inference tensor saved for backward
+    assert torch.equal(out.detach(), first) and dec.output_layer.weight.grad is not None
 
 
 def test_joint_loss_finite_and_decreasing():

@@ -6,7 +6,7 @@ import signal
 import pytest
 import torch
 
-from avssl.training.loop import Preempted, train
+from avssl.training.loop import Preempted, clip_grad_norm, train
 from avssl.training.plots import plot_training_curves
 from test_training_fakes import toy_setup, tiny_cfg
 
@@ -63,6 +63,21 @@ def test_grad_clip_from_objective_and_cfg():
     assert [o.name for o in opts] == ["video", "audio"]
     assert opts[0].optimizer.param_groups[0]["weight_decay"] == 0.01
     assert opts[1].optimizer.param_groups[0]["weight_decay"] == tiny_cfg().weight_decay
+
+
+@pytest.mark.parametrize("max_norm", [0.05, 3.0, float("inf")])
+def test_clip_grad_norm_is_torchs_bit_for_bit(max_norm):
+    """The loop's clip returns the same norm and leaves the same gradients as torch's (None grads skipped)."""
+    def params():
+        g = torch.Generator().manual_seed(3)
+        ps = [torch.nn.Parameter(torch.randn(s, generator=g)) for s in [(7, 5), (5,), (3, 4, 2), ()]]
+        for p in ps[:3]:
+            p.grad = torch.randn(p.shape, generator=g)
+        return ps
+    ours, theirs = params(), params()
+    n_ours, n_theirs = clip_grad_norm(ours, max_norm), torch.nn.utils.clip_grad_norm_(theirs, max_norm)
+    assert torch.equal(n_ours, n_theirs) and ours[3].grad is None
+    assert all(torch.equal(a.grad, b.grad) for a, b in zip(ours[:3], theirs[:3]))
 
 
 def test_same_seed_bit_identical_other_seed_differs(reference, tmp_path):

@@ -173,7 +173,8 @@ def run_finetune(params: Any, task: str, init: str, mode: str, fraction: float, 
     cfg = loop_params(params, task, int(statistics.median(train_ds.lengths)), frozen=(mode == "frozen"))
 
     k = kind_of(task).snapshots(task_params(params, task))
-    snapshots = EpochSnapshots(k, output_dir / "checkpoints")  # part of the training state
+    final_epoch = cfg.epochs - 1 if cfg.epochs else None  # epochs mode: training ends with that epoch
+    snapshots = EpochSnapshots(k, output_dir / "checkpoints", final_epoch)  # part of the training state
     result = train(objective, train_ds, cfg, output_dir, run, seed=job_seed, val_dataset=val_ds,
                    progress=progress, on_epoch_end=snapshots.on_epoch_end if k > 1 else None,
                    stateful={"snapshots": snapshots} if k > 1 else None)  # fmt: skip

@@ -51,6 +51,40 @@ def pad_tokens(seqs: list[list[int]], value: int, device=None) -> torch.Tensor:
     return out
 
 
+@dataclass(frozen=True)
+class DecoderTargets:
+    """A batch's targets in the shapes the two losses read, built with tensor operations (no per-token Python
+    loop, no host round trip per token). ``flat`` / ``lengths``: the concatenated targets and their lengths
+    (CTC); ``ys_in`` = <sos> + y padded with <eos>, ``ys_out`` = y + <eos> padded with -1 (teacher forcing),
+    both (B, max len + 1); ``in_pad`` (B, max len + 1) True where ``ys_in`` is padding."""
+
+    flat: torch.Tensor
+    lengths: torch.Tensor
+    ys_in: torch.Tensor
+    ys_out: torch.Tensor
+    in_pad: torch.Tensor
+
+    @classmethod
+    def from_padded(cls, tokens: torch.Tensor, sos: int, eos: int) -> "DecoderTargets":
+        """``tokens`` (B, L) with -1 entries dropped (padding), the rest kept in order: the same tensors
+        :func:`pad_tokens` builds from the per-row lists."""
+        tokens = tokens.long()
+        valid = tokens != IGNORE
+        flat = tokens[valid]  # row-major: each row's kept tokens in order, rows one after the other
+        lengths = valid.sum(1)
+        B, dev = tokens.shape[0], tokens.device
+        width = int(lengths.max()) + 1 if B else 1  # the only host sync
+        pos = torch.arange(width, device=dev)
+        body = pos[None, : width - 1] < lengths[:, None]  # where the kept tokens go, compacted to the left
+        ys_in = torch.full((B, width), eos, dtype=torch.long, device=dev)
+        ys_in[:, 0] = sos
+        ys_in[:, 1:][body] = flat
+        ys_out = torch.full((B, width), IGNORE, dtype=torch.long, device=dev)
+        ys_out[:, :-1][body] = flat
+        ys_out.scatter_(1, lengths[:, None], eos)
+        return cls(flat, lengths, ys_in, ys_out, pos[None, :] > lengths[:, None])
+
+
 class TemporalAdapter(nn.Module):
     """``x + ReLU(Conv1d_k(x))`` over time: a trainable layer between a FROZEN encoder and the CTC/attention heads.
 
@@ -134,6 +168,14 @@ class SpeechRecognitionObjective(FinetuneObjective):
         self.decoding = decoding or BeamSearchConfig()
 
     # ---- helpers ------------------------------------------------------------------------------------------
+    def target_tensors(self, batch: dict, device: torch.device) -> DecoderTargets:
+        """The batch's targets for both losses: from ``batch["tokens"]`` directly, or from the encoded texts."""
+        if torch.is_tensor(batch.get("tokens")):
+            tokens = batch["tokens"].to(device)
+        else:  # texts, or per-row token lists
+            tokens = pad_tokens(self.targets(batch), IGNORE, device)
+        return DecoderTargets.from_padded(tokens, self.sos, self.eos)
+
     def targets(self, batch: dict) -> list[list[int]]:
         if "tokens" in batch:
             return [[int(t) for t in row if int(t) != IGNORE] for row in batch["tokens"]]
@@ -177,21 +219,15 @@ class SpeechRecognitionObjective(FinetuneObjective):
         feats, pm = self.features(batch)
         B, T = feats.shape[:2]
         dev = feats.device
-        ys = self.targets(batch)
+        y = self.target_tensors(batch, dev)
         enc_len = (~pm).sum(1) if pm is not None else torch.full((B,), T, dtype=torch.long, device=dev)
+        loss_ctc = self.ctc.loss(feats, enc_len, y.flat, y.lengths)
 
-        flat = torch.as_tensor([t for y in ys for t in y], dtype=torch.long, device=dev)
-        y_len = torch.as_tensor([len(y) for y in ys], dtype=torch.long, device=dev)
-        loss_ctc = self.ctc.loss(feats, enc_len, flat, y_len)
+        logits = self.decoder(y.ys_in, self.memory(feats), pm, y.in_pad)
+        loss_att = label_smoothing_loss(logits, y.ys_out, self.label_smoothing)
 
-        ys_in = pad_tokens([[self.sos] + y for y in ys], self.eos, dev)
-        ys_out = pad_tokens([y + [self.eos] for y in ys], IGNORE, dev)
-        in_pad = pad_tokens([[0] * (len(y) + 1) for y in ys], 1, dev).bool()
-        logits = self.decoder(ys_in, self.memory(feats), pm, in_pad)
-        loss_att = label_smoothing_loss(logits, ys_out, self.label_smoothing)
-
-        valid = ys_out != IGNORE
-        acc = ((logits.argmax(-1) == ys_out) & valid).sum() / valid.sum().clamp(min=1)
+        valid = y.ys_out != IGNORE
+        acc = ((logits.argmax(-1) == y.ys_out) & valid).sum() / valid.sum().clamp(min=1)
         loss = self.ctc_weight * loss_ctc + (1 - self.ctc_weight) * loss_att
         return {"loss": loss, "loss_ctc": loss_ctc.detach(), "loss_att": loss_att.detach(), "acc": acc.detach()}
 

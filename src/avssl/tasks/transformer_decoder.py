@@ -12,6 +12,7 @@ cached keys and values, which is what makes batched beam search cheap.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -31,6 +32,19 @@ def sinusoidal_positions(length: int, dim: int, device=None, dtype=torch.float32
     return pe.to(dtype)
 
 
+@functools.lru_cache(maxsize=64)
+def _constant(kind: str, length: int, dim: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The positions table, causal mask or identity of one length, built once instead of at every training step (they
+    are the same numbers each time; callers never write into them). Made outside inference mode so that training
+    may read a table first built while decoding."""
+    with torch.inference_mode(False):
+        if kind == "positions":
+            return sinusoidal_positions(length, dim, device, dtype)
+        if kind == "eye":
+            return torch.eye(length, dtype=torch.bool, device=device)
+        return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+
+
 class PositionalEncoding(nn.Module):
     """x * sqrt(d) + PE, then dropout. No parameters (so ``embed.1`` has no keys, as in the checkpoint)."""
 
@@ -40,7 +54,7 @@ class PositionalEncoding(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        pe = sinusoidal_positions(offset + x.shape[1], self.dim, x.device, x.dtype)[offset:]
+        pe = _constant("positions", offset + x.shape[1], self.dim, x.device, x.dtype)[offset:]
         return self.dropout(x * self.scale + pe)
 
 
@@ -142,11 +156,11 @@ class TransformerDecoder(nn.Module):
 
     def forward(self, tokens, memory, memory_padding_mask=None, token_padding_mask=None):
         L = tokens.shape[1]
-        causal = torch.ones(L, L, dtype=torch.bool, device=tokens.device).tril()
+        causal = _constant("causal", L, 0, tokens.device, torch.bool)
         tgt_mask = causal[None, None]
         if token_padding_mask is not None:  # keys that are padding are never attended
             tgt_mask = tgt_mask & (~token_padding_mask)[:, None, None, :]
-            tgt_mask = tgt_mask | torch.eye(L, dtype=torch.bool, device=tokens.device)  # avoid all-masked rows
+            tgt_mask = tgt_mask | _constant("eye", L, 0, tokens.device, torch.bool)  # avoid all-masked rows
         mem_mask = self._memory_mask(memory_padding_mask)
         x = self.embed(tokens)
         for layer in self.decoders:

@@ -87,22 +87,47 @@ def _update(params: list[torch.Tensor], states: list[dict], group: dict[str, Any
     exp_avgs = [s["exp_avg"] for s in states]
     exp_avg_sqs = [s["exp_avg_sq"] for s in states]
     steps = [s["step"] for s in states]
-    torch._foreach_add_(steps, 1)
+    _add_(steps, 1.0)
     if wd != 0:
         if decoupled:
-            torch._foreach_mul_(params, 1 - lr * wd)
+            torch._foreach_mul_(params, _scalar(1 - lr * wd, params))
         else:
             grads = torch._foreach_add(grads, params, alpha=wd)
     torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
-    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_mul_(exp_avg_sqs, _scalar(beta2, exp_avg_sqs))
     torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
-    counts = [t.item() for t in steps]  # equal unless a parameter missed steps without a gradient
+    counts = torch.stack(steps).tolist()  # equal unless a parameter missed steps without a gradient
     bias_correction2_sqrt = [(1 - beta2**n) ** 0.5 for n in counts]
     step_sizes = [-lr / (1 - beta1**n) for n in counts]
     denom = torch._foreach_sqrt(exp_avg_sqs)
-    torch._foreach_div_(denom, bias_correction2_sqrt)
-    torch._foreach_add_(denom, eps)
+    if all(n == counts[0] for n in counts):
+        torch._foreach_div_(denom, _scalar(bias_correction2_sqrt[0], denom))
+    else:
+        torch._foreach_div_(denom, bias_correction2_sqrt)
+    _add_(denom, eps)
     torch._foreach_addcdiv_(params, exp_avgs, denom, step_sizes)
+
+
+def _add_(tensors: list[torch.Tensor], value: float) -> None:
+    """``torch._foreach_add_(tensors, value)``. On CPU the scalar (and the 0-dim tensor) overloads cast the value
+    once per tensor; the list overload with one shared 0-dim tensor adds it as is (see :func:`_scalar`)."""
+    s = _scalar(value, tensors)
+    torch._foreach_add_(tensors, [s] * len(tensors) if torch.is_tensor(s) else s)
+
+
+def _scalar(value: float, like: list[torch.Tensor]) -> float | torch.Tensor:
+    """``value`` as a 0-dim tensor of the tensors' dtype (float32/float64), else the Python float.
+
+    Why: a Python scalar is wrapped into a double tensor and cast to the tensors' dtype once PER TENSOR of a
+    ``torch._foreach_*`` call on CPU (an allocation, a fill and a copy each: ~300 small ops per step of a
+    61-tensor head). The cast rounds exactly as ``torch.tensor(value, dtype=...)`` does, and the kernels read a
+    0-dim operand the same way, so the results are bit-identical (tests/test_training_adamw.py compares with
+    torch.optim.AdamW). Reduced-precision dtypes (bf16/fp16) keep the Python scalar: their kernels compute with
+    the unrounded double value."""
+    dtype = like[0].dtype
+    if dtype not in (torch.float32, torch.float64) or any(t.dtype != dtype for t in like):
+        return value
+    return torch.tensor(value, dtype=dtype, device=like[0].device)
 
 
 def make_adam(groups: list[dict[str, Any]], *, kind: str, lr: float, weight_decay: float,

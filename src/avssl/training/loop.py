@@ -157,6 +157,24 @@ def _reseed_generator(gen: Any, name: str, rank: int) -> None:
         gen.bit_generator.state = type(gen.bit_generator)(determinism.derive_seed(int(first), name, rank)).state
 
 
+def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """``torch.nn.utils.clip_grad_norm_(params, max_norm)`` (2-norm), the same operations in the same order, so
+    bit-identical; without its per-call grouping of the gradients by device and dtype, list copies and three
+    ``no_grad`` wrappers (a fifth of a small head's optimiser time). Mixed devices or dtypes go to torch's."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.tensor(0.0)
+    first = grads[0]
+    if first.device.type not in ("cpu", "cuda") or any(g.device != first.device or g.dtype != first.dtype
+                                                       or g.is_sparse for g in grads):  # fmt: skip
+        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+    with torch.no_grad():
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+        coef = torch.clamp(float(max_norm) / (total + 1e-6), max=1.0)
+        torch._foreach_mul_(grads, coef)
+    return total
+
+
 def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
@@ -431,11 +449,12 @@ class _Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
             out = self.model(batch)
         for o in self.optims:
-            o.optimizer.zero_grad(set_to_none=True)
+            for p in o.params:  # = optimizer.zero_grad(set_to_none=True) (o.params: all of its parameters)
+                p.grad = None
         out["loss"].backward()
         norms = {}
         for o in self.optims:
-            norms[o.name] = torch.nn.utils.clip_grad_norm_(o.params, o.clip if o.clip > 0 else float("inf"))
+            norms[o.name] = clip_grad_norm(o.params, o.clip if o.clip > 0 else float("inf"))
             o.optimizer.step()
             o.scheduler.step()
         pos.step += 1
