@@ -18,6 +18,12 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
 
+def stable_metadata(metadata: dict[str, Any]) -> dict[str, str]:
+    """safetensors metadata whose file bytes do not vary between processes: the format writes its metadata map
+    in hash order (seeded per process), so several entries go into one sorted JSON string under ``avssl``."""
+    return {"avssl": json.dumps(metadata, sort_keys=True)}
+
+
 def encoder_state_dict(encoder: nn.Module) -> dict[str, torch.Tensor]:
     """Official-layout state dict (no prefix), detached, contiguous and on the CPU."""
     return {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}

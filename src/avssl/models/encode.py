@@ -118,7 +118,10 @@ def encode_dataset(checkpoint: str | Path, processed_dir: Any, output_path: str 
     if out_path.suffix == ".safetensors":
         from safetensors.numpy import save_file
 
-        save_file(features, str(out_path), metadata={"modality": modality, "checkpoint": str(checkpoint)})
+        from avssl.models.checkpoint import stable_metadata
+
+        save_file(features, str(out_path), metadata=stable_metadata({"modality": modality,
+                                                                     "checkpoint": str(checkpoint)}))
     else:
         if out_path.suffix != ".npz":
             raise ValueError(f"output must end in .npz or .safetensors, got {out_path.name}")

@@ -61,7 +61,7 @@ def run_features(params: Any, init: str, pretrained, processed_dir, output_dir, 
 
     from avssl.data.batching import ClipDataset, collate
     from avssl.data.processed import ProcessedDataset
-    from avssl.models.checkpoint import CONFIG, WEIGHTS
+    from avssl.models.checkpoint import CONFIG, WEIGHTS, stable_metadata
     from avssl.models.encode import clip_features
     from avssl.models.load import load_encoder
     from avssl.progress import progress
@@ -98,7 +98,8 @@ def run_features(params: Any, init: str, pretrained, processed_dir, output_dir, 
                 feats[ids[i]] = x.float().cpu().contiguous()
             rel = f"{modality}/{name}.safetensors"
             (output_dir / modality).mkdir(parents=True, exist_ok=True)
-            save_file(feats, str(output_dir / rel), metadata={"init": init, "modality": modality, "condition": name})
+            save_file(feats, str(output_dir / rel), metadata=stable_metadata({"init": init, "modality": modality,
+                                                                                 "condition": name}))
             entry["dim"] = int(next(iter(feats.values())).shape[-1])
             entry["conditions"][name] = {"file": rel, "clips": len(feats)}
             n_encoded += len(feats)
