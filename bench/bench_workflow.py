@@ -6,7 +6,9 @@
 
 Runs `snakemake --cores N` in a fresh copy of the checkout, then times a no-op `snakemake` and, with the
 preset as params.yaml, a no-op `dvc repro` after `dvc commit` of the finished outputs. Peak memory is the
-largest resident set of any single process (ru_maxrss of the children) and the sampled total over all of them.
+largest resident set of any single process (its VmHWM, sampled every 0.5 s, or ru_maxrss of the children) and
+the sampled total over all of them; "all" = every process whose environment carries this run's tag, which
+includes the fork servers and the jobs they fork (not descendants of Snakemake).
 Start-up per job: every stage job's log ends with ``done in X s (start-up Y s)``, Y = process creation until
 the stage's own work begins (interpreter, imports incl. torch, params, provenance, opening the MLflow run).
 """
@@ -42,41 +44,48 @@ def copy_checkout(dest: Path) -> None:
         subprocess.run(cmd, cwd=dest, check=True)
 
 
-def total_rss_kb() -> int:
-    """Resident memory of all processes on the machine that belong to this process tree (from /proc)."""
-    mine, total = os.getpid(), 0
-    parents = {}
+TAG = f"AVSSL_BENCH_RUN={os.getpid()}"  # in the environment of every process the run starts, fork servers included
+
+
+def tree_memory_kb() -> tuple[int, int]:
+    """(total resident memory, largest peak resident memory of one process), in kB, of the processes this run
+    started. Membership is the ``TAG`` in a process's initial environment: fork servers and the jobs they fork are
+    not descendants of Snakemake (the server outlives the job that started it), so the parent chain misses them."""
+    total = largest = 0
+    tag = TAG.encode()
     for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text().split()
-                parents[int(pid)] = (int(stat[3]), int(stat[23]) * (resource.getpagesize() // 1024))
-            except (OSError, IndexError):
-                pass
-    for pid, (ppid, rss) in parents.items():
-        p = pid
-        while p in parents and p != mine:
-            p = parents[p][0]
-        if p == mine and pid != mine:
-            total += rss
-    return total
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            if tag not in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                continue
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                          if ":" in line)  # fmt: skip
+            total += int(status.get("VmRSS", "0 kB").split()[0])
+            largest = max(largest, int(status.get("VmHWM", "0 kB").split()[0]))
+        except (OSError, ValueError):
+            pass
+    return total, largest
 
 
-def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int]:
-    peak = [0]
+def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int, int]:
+    """Wall seconds, peak total memory (kB) and the largest process's peak memory (kB) of ``cmd``."""
+    peak = [0, 0]
     done = threading.Event()
 
     def sample():
         while not done.is_set():
-            peak[0] = max(peak[0], total_rss_kb())
+            total, largest = tree_memory_kb()
+            peak[0], peak[1] = max(peak[0], total), max(peak[1], largest)
             time.sleep(0.5)
 
     t = threading.Thread(target=sample, daemon=True)
     t.start()
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, cwd=cwd, env={**env, TAG.split("=")[0]: TAG.split("=")[1]}, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     done.set()
-    return time.perf_counter() - t0, peak[0]
+    return time.perf_counter() - t0, peak[0], peak[1]
 
 
 def job_timings(logs: Path) -> list[tuple[str, float, float, bool]]:
@@ -132,9 +141,9 @@ def main() -> None:
         smk = [str(BIN / "snakemake"), "--cores", str(args.cores), "--directory", args.directory]
         if args.configfile:
             smk += ["--configfile", *args.configfile]
-        full, peak_total = timed(smk, root, env)
-        maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        noop, _ = timed(smk, root, env)
+        full, peak_total, largest = timed(smk, root, env)
+        maxrss = max(largest, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        noop, *_ = timed(smk, root, env)
         print(f"preset {args.directory!r}: full run {full:.0f} s on {args.cores} cores; peak memory: "
               f"{maxrss / 1024:.0f} MB largest process, {peak_total / 1024:.0f} MB all processes together")
         logs = root / args.directory / "logs"
@@ -145,7 +154,7 @@ def main() -> None:
         if args.directory == "." and not args.configfile:
             dvc = [str(BIN / "dvc")]
             subprocess.run(dvc + ["commit", "--force"], cwd=root, env=env, check=True, capture_output=True)
-            noop_dvc, _ = timed(dvc + ["repro"], root, env)
+            noop_dvc, *_ = timed(dvc + ["repro"], root, env)
             print(f"no-op dvc repro (after dvc commit of the Snakemake outputs): {noop_dvc:.1f} s (target <= 3 s)")
 
 
