@@ -184,29 +184,27 @@ def serve(folder: str, key: str) -> None:
     import select
 
     starting = os.path.join(folder, f"{key}.starting")
-    try:
-        if fingerprint() != key:  # started from another environment than its clients': serve nobody
-            raise RuntimeError("the server's fingerprint differs from the one it was started for")
-        import matplotlib
+    # Should anything below fail, `.starting` stays: no later job of this run tries again (the reason is in
+    # <key>.log) and jobs run as plain processes.
+    if fingerprint() != key:  # started from another environment than its clients': serve nobody
+        raise RuntimeError("the server's fingerprint differs from the one it was started for")
+    import matplotlib
 
-        matplotlib.use("Agg", force=True)  # as every avssl plot does before importing pyplot
-        for name in WARM_MODULES:
-            try:
-                importlib.import_module(name)
-            except ImportError:
-                pass
-        import threading
+    matplotlib.use("Agg", force=True)  # as every avssl plot does before importing pyplot
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    import threading
 
-        if threading.active_count() > 1:  # a fork copies only the calling thread: locks held by others stay held
-            raise RuntimeError(f"importing the stage modules started threads: {threading.enumerate()}")
-        path = os.path.join(folder, f"{key}.sock")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(f"{path}.{os.getpid()}")
-        listener.listen(64)
-        os.rename(f"{path}.{os.getpid()}", path)  # appears only when ready
-    except BaseException:
-        # `.starting` stays: no later job tries again (the reason is in <key>.log); jobs run as plain processes
-        raise
+    if threading.active_count() > 1:  # a fork copies only the calling thread: locks held by others stay held
+        raise RuntimeError(f"importing the stage modules started threads: {threading.enumerate()}")
+    path = os.path.join(folder, f"{key}.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(f"{path}.{os.getpid()}")
+    listener.listen(64)
+    os.rename(f"{path}.{os.getpid()}", path)  # appears only when ready
     if os.path.exists(starting):  # (absent when started by hand)
         os.unlink(starting)  # a later job may start a new server once this one has exited
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
