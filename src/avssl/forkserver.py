@@ -124,7 +124,8 @@ def delegate(argv: list[str]) -> int | None:
 
 def _run_remote(conn: socket.socket, argv: list[str], key: str) -> int | None:
     request = {"key": key, "argv": argv, "argv0": sys.argv[0], "cwd": os.getcwd(), "env": dict(os.environ),
-               "umask": _umask(), "affinity": sorted(os.sched_getaffinity(0)), "created": process_created()}  # fmt: skip
+               "umask": _umask(), "affinity": sorted(os.sched_getaffinity(0)),
+               "created": process_created()}  # fmt: skip
     payload = json.dumps(request).encode()
     try:
         socket.send_fds(conn, [struct.pack("!Q", len(payload))], [0, 1, 2])
@@ -278,7 +279,7 @@ def _child(conn: socket.socket, request: dict, fds: list[int]) -> int:
     import threading
 
     os.setpgid(0, 0)  # the job and its worker processes form one group: a relayed signal reaches them all
-    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+    for signum in (signal.SIGCHLD, *FORWARDED_SIGNALS):  # as in a fresh interpreter
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for target, fd in enumerate(fds):

@@ -103,7 +103,7 @@ class FinetuneObjective(nn.Module):
         when its features come from the table (:meth:`use_features`), nor from the in-process cache once the clip
         was encoded. The data loader leaves out the samples the model will not read
         (:class:`avssl.data.batching.ClipDataset` ``needs_samples``); the batch keeps clip ids, lengths and labels."""
-        if getattr(self, "_feature_table", None) is not None and (not training or self._caches_features(True)):
+        if self._table_serves(training):
             return False
         if self._caches_features(training):
             return clip_id not in self.__dict__.get("_feature_cache", {})
@@ -117,10 +117,12 @@ class FinetuneObjective(nn.Module):
             raise ValueError("cached features stand for a frozen encoder; this objective fine-tunes its encoder")
         self._feature_table = table
 
+    def _table_serves(self, training: bool) -> bool:
+        """The `features` table stands for the encoder: always in eval mode, in training when its input is fixed."""
+        return getattr(self, "_feature_table", None) is not None and (not training or self._caches_features(True))
+
     def _uses_table(self, batch: dict) -> bool:
-        if getattr(self, "_feature_table", None) is None or "clip_id" not in batch or "lengths" not in batch:
-            return False
-        return not self.training or self._cacheable(batch)
+        return self._table_serves(self.training) and "clip_id" in batch and "lengths" in batch
 
     def _cached_features(self, batch: dict) -> torch.Tensor:
         """Per-clip features computed alone (batch of one, no padding), so they do not depend on which clips

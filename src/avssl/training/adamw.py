@@ -6,10 +6,11 @@ machine. This is the same algorithm as torch's single-tensor path (the one torch
 operations in the same order, so results are bit-identical to ``torch.optim.AdamW``/``Adam``
 (tests/test_training_adamw.py). Each operation is applied to all of a group's parameters at once through
 ``torch._foreach_*`` (on CPU: the same per-tensor kernel, called from C++): the per-parameter Python loop was
-12 % of a frozen ASR head job's time (61 tensors, ~2,000 steps). It subclasses ``torch.optim.Optimizer`` (schedulers accept it) with the same
-param-group keys and state layout (``step``, ``exp_avg``, ``exp_avg_sq``), so checkpoints load either way.
-The base methods are called through their undecorated ``__wrapped__`` functions. CUDA training keeps
-torch's fused AdamW (see :func:`make_adam`), where the dynamo import is small beside CUDA's own start-up.
+12 % of a frozen ASR head job's time (61 tensors, ~2,000 steps). It subclasses ``torch.optim.Optimizer``
+(schedulers accept it) with the same param-group keys and state layout (``step``, ``exp_avg``, ``exp_avg_sq``),
+so checkpoints load either way. The base methods are called through their undecorated ``__wrapped__``
+functions. CUDA training keeps torch's fused AdamW (see :func:`make_adam`), where the dynamo import is small
+beside CUDA's own start-up.
 """
 
 from __future__ import annotations
