@@ -200,3 +200,25 @@ def test_eager_attention_path_matches_fused(monkeypatch):
     fused = enc(x, pad)
     monkeypatch.setattr(RelPositionMultiHeadedAttention, "use_sdpa", False)
     assert torch.allclose(enc(x, pad), fused, atol=1e-5)
+
+
+def test_frame_max_pool_equals_max_pool2d_bit_for_bit():
+    """The stem's CPU pool (channels-last forward, NCHW backward) gives max_pool2d's values and gradients exactly,
+    also where flat image regions make windows tie."""
+    import torch.nn.functional as F
+
+    from avssl.models.raven.frontend import frame_max_pool
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 13, 12)
+    x[:, :, :5] = 0.25  # ties: several maxima in one window
+    weight = torch.randn(2, 6, 7, 6)
+    grads = []
+    for pool in (frame_max_pool, lambda t: F.max_pool2d(t, 3, 2, 1)):
+        leaf = x.clone().requires_grad_(True)
+        out = pool(leaf)
+        (out * weight).sum().backward()
+        grads.append((out.detach(), leaf.grad))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+    with torch.no_grad():
+        assert torch.equal(frame_max_pool(x), F.max_pool2d(x, 3, 2, 1))
