@@ -46,6 +46,30 @@ def server(tmp_path_factory):
     proc.terminate()
     proc.wait(timeout=30)
     assert not sock.exists()  # removed on the way out
+    _stop_servers(folder)  # the one another environment started
+    assert not folder.exists()  # the last server out leaves nothing behind (empty logs included)
+
+
+def _stop_servers(folder: Path) -> None:
+    """SIGTERM every server serving `folder` once it listens (a server still importing would die untidily)."""
+    for pid in _pids_with_argument(str(folder)):
+        deadline = time.time() + 120
+        while not list(folder.glob("*.sock")) and time.time() < deadline:
+            time.sleep(0.2)
+        os.kill(pid, signal.SIGTERM)
+        while Path(f"/proc/{pid}").exists() and time.time() < deadline:
+            time.sleep(0.1)
+
+
+def _pids_with_argument(argument: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and argument in (entry / "cmdline").read_bytes().decode().split("\0"):
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
 
 
 def _index(cwd: Path, env: dict, output: str = "index.csv") -> subprocess.CompletedProcess:

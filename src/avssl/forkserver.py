@@ -87,6 +87,17 @@ def _source_stamp() -> list:
     return stamp
 
 
+def tidy_workflow() -> None:
+    """Snakemake's onsuccess/onerror: remove this run's server folder if no server ever started (servers that did
+    remove it when they exit, within a second of Snakemake)."""
+    folder = enabled_folder()
+    if folder is not None and os.environ.get("AVSSL_FORKSERVER_OWNER") == str(os.getpid()):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
+
+
 def enable_for_workflow(local: bool, log=print) -> None:
     """Snakemake's onstart: let this run's jobs use fork servers owned by this process (its environment is
     what every job inherits). Off for cluster executors and when the user set AVSSL_FORKSERVER=0."""
@@ -222,6 +233,23 @@ def serve(folder: str, key: str) -> None:
         listener.close()
         if os.path.exists(path):
             os.unlink(path)
+        if owner > 0:
+            _tidy(folder, key)
+
+
+def _tidy(folder: str, key: str) -> None:
+    """Leave nothing of a run's servers behind but a log that has something to say (the last one out removes the
+    folder; a folder made under /tmp for a long working path would otherwise pile up)."""
+    log = os.path.join(folder, f"{key}.log")
+    try:
+        if os.path.getsize(log) == 0:
+            os.unlink(log)
+    except OSError:
+        pass
+    try:
+        os.rmdir(folder)
+    except OSError:  # another server still runs here, or a log stays for the user
+        pass
 
 
 def _owner_alive(owner: int) -> bool:

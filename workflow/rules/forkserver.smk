@@ -7,3 +7,4 @@ onstart:
     from avssl.forkserver import enable_for_workflow
 
     enable_for_workflow(workflow.local_exec, log=logger.info)
+
