@@ -87,17 +87,6 @@ def _source_stamp() -> list:
     return stamp
 
 
-def tidy_workflow() -> None:
-    """Snakemake's onsuccess/onerror: remove this run's server folder if no server ever started (servers that did
-    remove it when they exit, within a second of Snakemake)."""
-    folder = enabled_folder()
-    if folder is not None and os.environ.get("AVSSL_FORKSERVER_OWNER") == str(os.getpid()):
-        try:
-            os.rmdir(folder)
-        except OSError:
-            pass
-
-
 def enable_for_workflow(local: bool, log=print) -> None:
     """Snakemake's onstart: let this run's jobs use fork servers owned by this process (its environment is
     what every job inherits). Off for cluster executors and when the user set AVSSL_FORKSERVER=0."""

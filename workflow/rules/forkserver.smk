@@ -7,4 +7,3 @@ onstart:
     from avssl.forkserver import enable_for_workflow
 
     enable_for_workflow(workflow.local_exec, log=logger.info)
-
