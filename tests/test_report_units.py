@@ -40,6 +40,7 @@ def test_uncertainty_note_states_n_and_the_method():
     three = Cell.of([(0.5, "a"), (0.6, "b"), (0.55, "c")])
     one = Cell.of([(0.5, "a")], clip_interval=(0.4, 0.6))
     assert uncertainty_note([three]).startswith("n = 3 seed(s) per cell.") and "Student's t" in uncertainty_note([three])
+    assert "one pre-training run" in uncertainty_note([three])  # what the interval does not cover
     mixed = uncertainty_note([three, one, None])
     assert "n = 1-3" in mixed and "bootstrap" in mixed
     assert uncertainty_note([None]) == "No finished runs."

@@ -90,6 +90,9 @@ def uncertainty_note(cells: Iterable[object]) -> str:
     parts = [f"{n_text} seed(s) per cell."]
     if ns[-1] >= 2:
         parts.append("Cells with n >= 2: mean ± half-width of the 95 % confidence interval over seeds (Student's t).")
+        parts.append("A seed varies the fine-tuning only (head init, data order, label subset): every pre-trained "
+                     "encoder is one pre-training run (study.seed), so its own run-to-run variation is not in the "
+                     "interval.")
     if ns[0] == 1:
         parts.append("Cells with n = 1: the single run's value [95 % interval over its test clips, percentile "
                      "bootstrap]; it shows test-set sampling only, not seed-to-seed variation.")
