@@ -82,17 +82,21 @@ def _forward_kernel(gi, active, w_hh_t, b_hh, reverse):
     rz = np.zeros((steps, batch, 2 * hidden), dtype=gi.dtype)
     n = np.zeros_like(out)
     gh_n = np.zeros_like(out)
-    gh = np.empty(three_h, dtype=gi.dtype)
+    gh_all = np.empty((batch, three_h), dtype=gi.dtype)
     pre_rz = np.empty(2 * hidden)  # float64 scratch: (a_r, a_z) / 2, then tanh of it
     pre_n = np.empty(hidden)
     for i in range(steps):
         t = steps - 1 - i if reverse else i
-        for b in range(active[t]):
-            gh[:] = b_hh
-            for j in range(hidden):
+        k = active[t]
+        for b in range(k):
+            gh_all[b] = b_hh
+        for j in range(hidden):  # rows inside the loop: W_hh's row j is read once per step, not once per row
+            for b in range(k):
                 h_j = h[b, j]
                 for c in range(three_h):
-                    gh[c] += h_j * w_hh_t[j, c]
+                    gh_all[b, c] += h_j * w_hh_t[j, c]
+        for b in range(k):
+            gh = gh_all[b]
             for c in range(2 * hidden):
                 pre_rz[c] = 0.5 * (np.float64(gi[t, b, c]) + gh[c])
             _tanh_inplace(pre_rz, exact)
@@ -127,10 +131,11 @@ def _backward_kernel(d_out, active, w_hh, h_prev, rz, n, gh_n, reverse):
     d_h = np.zeros((batch, hidden), dtype=n.dtype)
     d_gi = np.zeros((steps, batch, three_h), dtype=n.dtype)
     d_gh = np.zeros_like(d_gi)
-    acc = np.empty(hidden, dtype=n.dtype)
+    acc = np.empty((batch, hidden), dtype=n.dtype)
     for i in range(steps):
         t = i if reverse else steps - 1 - i
-        for b in range(active[t]):
+        k = active[t]
+        for b in range(k):
             for c in range(hidden):
                 g = d_out[t, b, c] + d_h[b, c]  # gradient reaching this step's new state
                 r, z, n_c = rz[t, b, c], rz[t, b, hidden + c], n[t, b, c]
@@ -143,12 +148,14 @@ def _backward_kernel(d_out, active, w_hh, h_prev, rz, n, gh_n, reverse):
                 d_gh[t, b, c] = d_a_r
                 d_gh[t, b, hidden + c] = d_a_z
                 d_gh[t, b, 2 * hidden + c] = d_a_n * r
-                acc[c] = g * z
-            for c in range(three_h):
+                acc[b, c] = g * z
+        for c in range(three_h):  # rows inside the loop: W_hh's row c is read once per step
+            for b in range(k):
                 d_c = d_gh[t, b, c]
                 for j in range(hidden):
-                    acc[j] += d_c * w_hh[c, j]
-            d_h[b, :] = acc
+                    acc[b, j] += d_c * w_hh[c, j]
+        for b in range(k):
+            d_h[b] = acc[b]
     return d_gi, d_gh
 
 
