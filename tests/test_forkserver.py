@@ -138,3 +138,22 @@ def _jobs_named(comm: str) -> list[int]:
         except OSError:
             pass
     return found
+
+
+def test_warm_calls_load_the_compiled_gru_before_forking_and_start_no_thread():
+    """The server runs WARM_CALLS after its imports: its children get numba's float32 GRU kernels ready."""
+    from avssl import forkserver
+
+    assert all(call.rpartition(".")[0] in forkserver.WARM_MODULES for call in forkserver.WARM_CALLS)
+    code = """
+import importlib, threading
+from avssl import forkserver
+from avssl.models import gru
+for call in forkserver.WARM_CALLS:
+    module, _, function = call.rpartition(".")
+    getattr(importlib.import_module(module), function)()
+print(threading.active_count(), len(gru._forward_kernel.signatures), len(gru._backward_kernel.signatures))
+"""
+    out = subprocess.run([sys.executable, "-c", code], env=env_with_venv(), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1", "1"]

@@ -28,6 +28,7 @@ def test_torch_facts_without_importing_torch(tmp_path):
     assert imported and first["torch"] and first["torch_cpu_capability"] and first["mkl"]
     again, imported = _facts(tmp_path)
     assert not imported and again == first
+    assert first["numba"].startswith(__import__("numba").__version__ + " llvmlite ")  # the GRU loop's compiler
     # a process that set its own thread count reports it, and does not spoil the cache's default
     own, _ = _facts(tmp_path, pre="import torch; torch.set_num_threads(1)")
     assert own["torch_threads"] == "1"

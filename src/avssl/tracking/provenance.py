@@ -78,11 +78,21 @@ def numerics_environment() -> dict[str, str]:
     """
     facts = {**_cpu_facts()}
     facts.update({f"env.{k}": os.environ[k] for k in NUMERICS_ENV_VARS if k in os.environ})
-    return {**facts, **_torch_facts(), **_numpy_blas_facts()}
+    return {**facts, **_torch_facts(), **_numpy_blas_facts(), **_numba_facts()}
+
+
+def _numba_facts() -> dict[str, str]:
+    """numba and LLVM (llvmlite) versions: they compile the CPU GRU loop of avssl.models.gru for this CPU."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:  # package metadata only: importing numba costs ~0.3 s
+        return {"numba": f"{version('numba')} llvmlite {version('llvmlite')}"}
+    except PackageNotFoundError:
+        return {}
 
 
 def _numpy_blas_facts() -> dict[str, str]:
-    """NumPy's BLAS and the kernel family it picked for this CPU (the GRU loop of avssl.models.gru runs on it)."""
+    """NumPy's BLAS and the kernel family it picked for this CPU (any NumPy matrix product runs on it)."""
     try:
         import numpy  # noqa: F401 - loads its BLAS, which threadpoolctl then inspects
         from threadpoolctl import threadpool_info

@@ -157,7 +157,7 @@ def reproduce(run_id: str, tracking_uri: str | None = None, output: Path | None 
 
 
 NUMERICS_TAGS = ("cpu_model", "cpu_isa", "torch_cpu_capability", "mkl", "onednn", "torch", "torch_threads", "numpy_blas",
-                 "numpy_blas_core")
+                 "numpy_blas_core", "numba")
 
 
 def numerics_differences(recorded: dict, here: dict) -> list[str]:
