@@ -38,3 +38,12 @@ def test_torch_facts_without_importing_torch(tmp_path):
     # another thread setting is another cache entry, not a stale answer
     env_facts, imported = _facts(tmp_path, pre="import os; os.environ['OMP_NUM_THREADS'] = '1'")
     assert imported and env_facts["env.OMP_NUM_THREADS"] == "1" and env_facts["torch_threads"] == "1"
+
+
+def test_numpy_blas_fact_does_not_depend_on_what_was_imported_first(tmp_path):
+    """numba imports SciPy, whose own bundled OpenBLAS then loads too: the tag must still name NumPy's (a forked job,
+    whose server imported numba, and the same job run plainly must record the same numerics environment)."""
+    plain, _ = _facts(tmp_path)
+    with_scipy, _ = _facts(tmp_path, pre="import scipy.linalg")
+    assert plain.get("numpy_blas") and with_scipy.get("numpy_blas") == plain["numpy_blas"]
+    assert with_scipy.get("numpy_blas_core") == plain.get("numpy_blas_core")

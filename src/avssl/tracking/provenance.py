@@ -97,14 +97,23 @@ def _numpy_blas_facts() -> dict[str, str]:
         import numpy  # noqa: F401 - loads its BLAS, which threadpoolctl then inspects
         from threadpoolctl import threadpool_info
 
-        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"
-                and any(name in i.get("filepath", "") for name in ("numpy", "scipy_openblas"))]  # fmt: skip
+        loaded = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     except Exception:  # noqa: BLE001 - a fact we cannot read is left out, never a failed stage
         return {}
+    # NumPy's own copy (numpy.libs/) when it bundles one, else a shared system BLAS; never SciPy's bundled copy,
+    # which is loaded or not depending on what the process imported first (numba imports scipy), so choosing it
+    # made the tag differ between a forked job and the same job run plainly.
+    blas = [i for i in loaded if _in_package(i.get("filepath", ""), "numpy")] or [
+        i for i in loaded if not _in_package(i.get("filepath", ""), "scipy")]  # fmt: skip
     if not blas:
         return {}
     return {"numpy_blas": f"{blas[0].get('internal_api')} {blas[0].get('version')}",
             "numpy_blas_core": str(blas[0].get("architecture"))}  # fmt: skip
+
+
+def _in_package(path: str, package: str) -> bool:
+    """Whether a library file lies in `package`'s folder or its wheel's bundled `<package>.libs`."""
+    return any(part in (package, f"{package}.libs") for part in Path(path).parts)
 
 
 _CACHE_ENV_VARS = NUMERICS_ENV_VARS + ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
