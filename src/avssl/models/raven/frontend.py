@@ -11,6 +11,9 @@ from avssl.models.raven.resnet import ResNet1D, ResNet2D
 
 
 
+POOL = dict(kernel_size=3, stride=2, padding=1)  # the stem's per-frame max-pool (official MaxPool3d((1,3,3), ...))
+
+
 def frame_max_pool(x: torch.Tensor) -> torch.Tensor:
     """3x3 stride-2 max-pool (padding 1) of every map of (N, C, H, W): the stem's per-frame pool.
 
@@ -18,19 +21,19 @@ def frame_max_pool(x: torch.Tensor) -> torch.Tensor:
     takes 1.2 ms (the default stem's 8 x 30 maps of 44 x 44 per clip). The values and the argmax indices are the
     same; the backward stays the NCHW kernel fed those indices (the channels-last backward is slower and sums
     overlapping windows in another order), so outputs and gradients are bit-identical to a plain max_pool2d
-    (tests/test_raven_frontend.py).
+    (tests/test_raven_encoders.py).
     """
     if x.device.type != "cpu":
-        return F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+        return F.max_pool2d(x, **POOL)
     if not (torch.is_grad_enabled() and x.requires_grad):
-        return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 3, 2, 1).contiguous()
+        return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), **POOL).contiguous()
     return _ChannelsLastMaxPool.apply(x)
 
 
 class _ChannelsLastMaxPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        out, indices = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 3, 2, 1, return_indices=True)
+        out, indices = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), **POOL, return_indices=True)
         indices = indices.contiguous()
         ctx.save_for_backward(x, indices)
         return out.contiguous()
@@ -38,8 +41,9 @@ class _ChannelsLastMaxPool(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, indices = ctx.saved_tensors
+        k, st, pad = (POOL[key] for key in ("kernel_size", "stride", "padding"))
         return torch.ops.aten.max_pool2d_with_indices_backward(
-            grad.contiguous(), x, [3, 3], [2, 2], [1, 1], [1, 1], False, indices)
+            grad.contiguous(), x, [k, k], [st, st], [pad, pad], [1, 1], False, indices)
 
 
 class VideoFrontend(nn.Module):
