@@ -62,14 +62,7 @@ def _stop_servers(folder: Path) -> None:
 
 
 def _pids_with_argument(argument: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and argument in (entry / "cmdline").read_bytes().decode().split("\0"):
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
+    return _pids(lambda proc: argument in (proc / "cmdline").read_bytes().decode().split("\0"))
 
 
 def _index(cwd: Path, env: dict, output: str = "index.csv") -> subprocess.CompletedProcess:
@@ -130,10 +123,15 @@ def test_a_signal_to_the_client_ends_the_forked_job(server, tmp_path):
 
 
 def _jobs_named(comm: str) -> list[int]:
+    return _pids(lambda proc: (proc / "comm").read_text().strip() == comm)
+
+
+def _pids(match) -> list[int]:
+    """The processes whose /proc entry `match` accepts (one that ends while being read is skipped)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == comm:
+            if entry.name.isdigit() and match(entry):
                 found.append(int(entry.name))
         except OSError:
             pass
